@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from services.gateway.api import auth, proxy
+from services.gateway.proxy import make_client
+from shared.service import create_service_app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.http = make_client(app.state.settings)
+    try:
+        yield
+    finally:
+        await app.state.http.aclose()
+
+
+def create_app() -> FastAPI:
+    # The proxy's catch-all route goes last so the gateway's own routes win.
+    return create_service_app(
+        "gateway",
+        routers=[auth.router, proxy.router],
+        extra_lifespan=_lifespan,
+        description="The public entry of EchoAI: identity, the API of every service, live step events.",
+    )

@@ -1,0 +1,1 @@
+"""The session service: chat sessions, their messages, tool selection and variables."""

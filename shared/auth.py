@@ -1,0 +1,104 @@
+"""JWT with PyJWT: the algorithm comes from configuration, never from the token, and every claim is required."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+
+from shared.errors import ServiceUnavailable, Unauthorized
+from shared.settings import Settings, get_settings
+
+REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud"]
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    user_id: uuid.UUID
+    anonymous: bool = False
+    token: str | None = None
+
+
+def _verification_key(settings: Settings) -> str:
+    if settings.jwt_algorithm == "RS256":
+        assert settings.jwt_public_key is not None
+        return settings.jwt_public_key
+    return settings.signing_secret
+
+
+def issue_token(user_id: uuid.UUID, settings: Settings | None = None, ttl: int | None = None) -> tuple[str, int]:
+    settings = settings or get_settings()
+    expires_in = ttl if ttl is not None else settings.jwt_ttl_seconds
+    now = int(time.time())
+    claims = {"sub": str(user_id), "iat": now, "exp": now + expires_in, "iss": settings.jwt_issuer, "aud": settings.jwt_audience}
+    if settings.jwt_algorithm == "RS256":
+        if settings.jwt_private_key is None:
+            raise ServiceUnavailable(
+                "This platform verifies tokens from an external identity provider (RS256) and holds no signing key; "
+                "sign in there.",
+                error="token_issuing_disabled",
+            )
+        key = settings.jwt_private_key.get_secret_value()
+    else:
+        key = settings.signing_secret
+    return jwt.encode(claims, key, algorithm=settings.jwt_algorithm), expires_in
+
+
+def decode_token(token: str, settings: Settings | None = None) -> CurrentUser:
+    settings = settings or get_settings()
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            _verification_key(settings),
+            algorithms=[settings.jwt_algorithm],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("The token has expired; log in again.", error="token_expired") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise Unauthorized(f"The token lacks the required claim '{exc.claim}'.", error="invalid_token") from None
+    except jwt.InvalidTokenError:
+        raise Unauthorized("The token is not valid for this platform; log in again.", error="invalid_token") from None
+    try:
+        user_id = uuid.UUID(str(claims["sub"]))
+    except ValueError:
+        raise Unauthorized("The token's subject is not a user id.", error="invalid_token") from None
+    return CurrentUser(user_id=user_id, token=token)
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("Send the token as 'Authorization: Bearer <token>'.", error="invalid_token")
+    return value.strip()
+
+
+async def get_current_user(request: Request) -> CurrentUser:
+    """The caller; in `optional` enforcement a request without a token is the anonymous user."""
+    settings = get_settings()
+    token = bearer_token(request)
+    if token is None:
+        if settings.auth_enforcement == "optional":
+            return CurrentUser(user_id=settings.anonymous_user_id, anonymous=True)
+        raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'.")
+    return decode_token(token, settings)
+
+
+async def require_user(user: Annotated[CurrentUser, Depends(get_current_user)]) -> CurrentUser:
+    """The caller, who must have presented a valid token whatever the enforcement mode."""
+    if user.anonymous:
+        raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'.")
+    return user
+
+
+User = Annotated[CurrentUser, Depends(get_current_user)]
+AuthenticatedUser = Annotated[CurrentUser, Depends(require_user)]

@@ -1,0 +1,12 @@
+"""RabbitMQ with aio-pika: one robust connection per process, topology and message models declared once."""
+
+from shared.messaging.broker import Broker
+from shared.messaging.messages import (
+    RunControlV1,
+    RunFinishedV1,
+    RunRequestV1,
+    StepEventV1,
+    decode_message,
+)
+
+__all__ = ["Broker", "RunControlV1", "RunFinishedV1", "RunRequestV1", "StepEventV1", "decode_message"]

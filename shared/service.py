@@ -1,0 +1,58 @@
+"""The app factory every service builds on: logging, errors, request ids, health, and a lifespan that owns
+the engine, the cache client and the broker connection."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from shared.cache import Cache
+from shared.db import create_engine, make_sessionmaker
+from shared.errors import install_error_handlers
+from shared.health import router as health_router
+from shared.logging import RequestIdMiddleware, configure_logging
+from shared.messaging import Broker
+from shared.settings import get_settings
+
+ExtraLifespan = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[Any]]
+
+
+def create_service_app(
+    name: str,
+    *,
+    routers: Sequence[APIRouter],
+    extra_lifespan: ExtraLifespan | None = None,
+    description: str = "",
+) -> FastAPI:
+    settings = get_settings()
+    configure_logging(name, settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.engine = create_engine(settings)
+        app.state.sessionmaker = make_sessionmaker(app.state.engine)
+        app.state.cache = Cache(settings)
+        app.state.broker = Broker(settings, name=f"echoai-{name}")
+        app.state.broker.start()
+        try:
+            if extra_lifespan is not None:
+                async with extra_lifespan(app):
+                    yield
+            else:
+                yield
+        finally:
+            await app.state.broker.close()
+            app.state.cache.close()
+            await app.state.engine.dispose()
+
+    app = FastAPI(title=f"EchoAI {name}", description=description, lifespan=lifespan)
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health_router)
+    for router in routers:
+        app.include_router(router)
+    return app

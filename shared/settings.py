@@ -1,0 +1,99 @@
+"""Configuration read once from the environment (`ECHO_*`), as documented in the contract."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from functools import lru_cache
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger("echoai.settings")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ECHO_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/echoai"
+    db_pool_size: int = 10
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    broker_publish_timeout_seconds: float = 4.0
+    memcached_servers: str = "127.0.0.1:11211"
+    cache_enabled: bool = True
+    cache_ttl_seconds: int = 300
+    cache_timeout_seconds: float = 0.05
+    auth_enforcement: Literal["required", "optional"] = "required"
+    anonymous_user_id: UUID = UUID("00000000-0000-0000-0000-000000000000")
+    admin_user_id: UUID = UUID("00000000-0000-0000-0000-000000000001")
+    admin_email: str = "admin@echoai.local"
+    jwt_secret: SecretStr | None = None
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_public_key: str | None = None
+    jwt_private_key: SecretStr | None = None
+    jwt_issuer: str = "echoai"
+    jwt_audience: str = "echoai"
+    jwt_ttl_seconds: int = 3600
+    transparency_enabled: bool = True
+    step_ttl_seconds: int = 60
+    workflow_fs_root: str = "./var/workflows"
+    default_llm: str = "echo/echo-1"
+    executor_concurrency: int = 4
+    host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    workflow_port: int = 8001
+    session_port: int = 8002
+    executor_port: int = 8003
+    # Where the gateway and the executor reach the other services; derived from the ports when unset.
+    workflow_url: str | None = None
+    session_url: str | None = None
+    executor_url: str | None = None
+    proxy_timeout_seconds: float = 30.0
+    log_level: str = "INFO"
+    # Set by `make run` so that every service of one platform shares the dev key.
+    generated_jwt_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
+
+    @model_validator(mode="after")
+    def _check_keys(self) -> Settings:
+        if self.jwt_algorithm == "RS256" and not self.jwt_public_key:
+            raise ValueError("ECHO_JWT_ALGORITHM=RS256 needs ECHO_JWT_PUBLIC_KEY (a PEM public key).")
+        if self.jwt_algorithm == "HS256" and self.jwt_secret is None and self.env == "production":
+            raise ValueError("ECHO_JWT_SECRET must be set when ECHO_ENV=production.")
+        return self
+
+    @property
+    def signing_secret(self) -> str:
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        return self.generated_jwt_secret.get_secret_value()
+
+    def service_url(self, name: Literal["workflow", "session", "executor"]) -> str:
+        explicit = getattr(self, f"{name}_url")
+        if explicit:
+            return str(explicit).rstrip("/")
+        return f"http://127.0.0.1:{getattr(self, f'{name}_port')}"
+
+    @property
+    def memcached_server_list(self) -> list[tuple[str, int]]:
+        servers = []
+        for item in self.memcached_servers.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            host, _, port = item.rpartition(":")
+            servers.append((host or item, int(port) if port.isdigit() else 11211))
+        return servers
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    settings = Settings()
+    if settings.jwt_algorithm == "HS256" and settings.jwt_secret is None:
+        log.warning(
+            "ECHO_JWT_SECRET is not set: using a random per-process key. Tokens will not survive a restart "
+            "and other services will reject them. Set ECHO_JWT_SECRET for anything but a quick try."
+        )
+    return settings
