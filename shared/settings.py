@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/echoai"
     db_pool_size: int = 10
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    broker_namespace: str = "echo"
     broker_publish_timeout_seconds: float = 4.0
     memcached_servers: str = "127.0.0.1:11211"
     cache_enabled: bool = True

@@ -36,6 +36,7 @@ class Broker:
         self.url = settings.amqp_url
         self.publish_timeout = settings.broker_publish_timeout_seconds
         self.name = name
+        self.topology = topology.Topology(settings.broker_namespace)
         self.connection: AbstractRobustConnection | None = None
         self._confirm_channel: AbstractRobustChannel | None = None
         self._fast_channel: AbstractRobustChannel | None = None
@@ -87,9 +88,9 @@ class Broker:
 
     async def declare_topology(self) -> None:
         assert self._confirm_channel is not None
-        for ex in topology.EXCHANGES:
+        for ex in self.topology.exchanges:
             await self._confirm_channel.declare_exchange(ex.name, ex.type, durable=ex.durable)
-        for spec in topology.DURABLE_QUEUES:
+        for spec in self.topology.durable_queues:
             queue = await self._confirm_channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
             await queue.bind(spec.exchange, spec.routing_key)
 

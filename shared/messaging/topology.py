@@ -1,4 +1,8 @@
-"""Exchanges and queues, declared in one place; every process declares what it uses (declaration is idempotent)."""
+"""Exchanges and queues, declared in one place; every process declares what it uses (declaration is idempotent).
+
+All names carry a namespace (`ECHO_BROKER_NAMESPACE`, default `echo`) so that two platforms, or two test runs,
+can share one RabbitMQ without taking each other's messages.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,9 @@ from typing import Any
 
 from aio_pika import ExchangeType
 
-# Run requests: durable, persistent, confirmed; a run that keeps killing its consumer is dead-lettered.
-RUNS_EXCHANGE = "echo.runs"
-RUN_REQUESTS_QUEUE = "echo.run-requests"
+MAX_DELIVERIES = 3  # a run request that killed its executor this many times is dead-lettered
 RUN_REQUESTS_KEY = "run.request"
-RUNS_DLX = "echo.runs.dead"
-RUN_REQUESTS_DEAD_QUEUE = "echo.run-requests.dead"
-MAX_DELIVERIES = 3
-
-# Run outcomes: durable, for the session service's chat history.
 RUN_FINISHED_KEY = "run.finished"
-SESSION_RUN_FINISHED_QUEUE = "echo.session.run-finished"
-
-# Step events: ephemeral, topic `run.<run_id>.<type>`; every gateway replica binds its own exclusive queue.
-EVENTS_EXCHANGE = "echo.events"
-
-# Control (cancel, resume): fanned out to every executor's own exclusive queue.
-CONTROL_EXCHANGE = "echo.control"
 
 
 @dataclass(frozen=True)
@@ -41,24 +31,62 @@ class QueueSpec:
     arguments: dict[str, Any] = field(default_factory=dict)
 
 
-EXCHANGES = (
-    ExchangeSpec(RUNS_EXCHANGE, ExchangeType.DIRECT),
-    ExchangeSpec(RUNS_DLX, ExchangeType.FANOUT),
-    ExchangeSpec(EVENTS_EXCHANGE, ExchangeType.TOPIC),
-    ExchangeSpec(CONTROL_EXCHANGE, ExchangeType.FANOUT),
-)
+@dataclass(frozen=True)
+class Topology:
+    namespace: str = "echo"
 
-RUN_REQUESTS = QueueSpec(
-    RUN_REQUESTS_QUEUE,
-    RUNS_EXCHANGE,
-    RUN_REQUESTS_KEY,
-    # Quorum queues count deliveries; past the limit the message goes to the dead-letter exchange.
-    {"x-queue-type": "quorum", "x-delivery-limit": MAX_DELIVERIES - 1, "x-dead-letter-exchange": RUNS_DLX},
-)
-RUN_REQUESTS_DEAD = QueueSpec(RUN_REQUESTS_DEAD_QUEUE, RUNS_DLX, "", {"x-queue-type": "quorum"})
-SESSION_RUN_FINISHED = QueueSpec(SESSION_RUN_FINISHED_QUEUE, RUNS_EXCHANGE, RUN_FINISHED_KEY, {"x-queue-type": "quorum"})
+    # Run requests: durable, persistent, confirmed; dead-lettered after MAX_DELIVERIES.
+    @property
+    def runs_exchange(self) -> str:
+        return f"{self.namespace}.runs"
 
-DURABLE_QUEUES = (RUN_REQUESTS, RUN_REQUESTS_DEAD, SESSION_RUN_FINISHED)
+    @property
+    def runs_dlx(self) -> str:
+        return f"{self.namespace}.runs.dead"
+
+    # Step events: ephemeral, topic `run.<run_id>.<type>`; every gateway replica binds its own exclusive queue.
+    @property
+    def events_exchange(self) -> str:
+        return f"{self.namespace}.events"
+
+    # Control (cancel, resume): fanned out to every executor's own exclusive queue.
+    @property
+    def control_exchange(self) -> str:
+        return f"{self.namespace}.control"
+
+    @property
+    def run_requests(self) -> QueueSpec:
+        return QueueSpec(
+            f"{self.namespace}.run-requests",
+            self.runs_exchange,
+            RUN_REQUESTS_KEY,
+            # Quorum queues count deliveries; past the limit the message goes to the dead-letter exchange.
+            {"x-queue-type": "quorum", "x-delivery-limit": MAX_DELIVERIES - 1, "x-dead-letter-exchange": self.runs_dlx},
+        )
+
+    @property
+    def run_requests_dead(self) -> QueueSpec:
+        return QueueSpec(f"{self.namespace}.run-requests.dead", self.runs_dlx, "", {"x-queue-type": "quorum"})
+
+    @property
+    def session_run_finished(self) -> QueueSpec:
+        """Run outcomes, for the session service's chat history."""
+        return QueueSpec(
+            f"{self.namespace}.session.run-finished", self.runs_exchange, RUN_FINISHED_KEY, {"x-queue-type": "quorum"}
+        )
+
+    @property
+    def exchanges(self) -> tuple[ExchangeSpec, ...]:
+        return (
+            ExchangeSpec(self.runs_exchange, ExchangeType.DIRECT),
+            ExchangeSpec(self.runs_dlx, ExchangeType.FANOUT),
+            ExchangeSpec(self.events_exchange, ExchangeType.TOPIC),
+            ExchangeSpec(self.control_exchange, ExchangeType.FANOUT),
+        )
+
+    @property
+    def durable_queues(self) -> tuple[QueueSpec, ...]:
+        return (self.run_requests, self.run_requests_dead, self.session_run_finished)
 
 
 def event_routing_key(run_id: object, event_type: str) -> str:

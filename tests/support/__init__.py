@@ -1,0 +1,1 @@
+"""Test support: real servers, fresh databases, in-process apps and the four services as processes."""

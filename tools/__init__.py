@@ -1,0 +1,1 @@
+"""Operator tools: the dev runner, the preflight check, the legacy data migration."""
