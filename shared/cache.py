@@ -23,6 +23,8 @@ from shared.settings import Settings
 log = logging.getLogger("echoai.cache")
 
 CacheState = Literal["ok", "down", "disabled"]
+# Memcached refuses items over 1 MiB (its default -I) including key and header; larger values are not cached.
+MAX_VALUE_BYTES = 1024 * 1024 - 4096
 
 
 class CircuitBreaker:
@@ -40,6 +42,13 @@ class CircuitBreaker:
     @property
     def is_open(self) -> bool:
         return self._opened_at is not None
+
+    def ready(self) -> bool:
+        """Whether a call would be let through now (closed, or a probe is due), without using up the probe."""
+        with self._lock:
+            if self._opened_at is None:
+                return True
+            return self._clock() - self._opened_at >= self.cooldown and not self._probing
 
     def allow(self) -> bool:
         with self._lock:
@@ -86,6 +95,11 @@ class Cache:
     def key(self, *parts: str) -> str:
         return ":".join((self.namespace, *parts))
 
+    @property
+    def available(self) -> bool:
+        """Worth asking: enabled and not bypassed by the breaker. Lets a caller skip cache-only work at once."""
+        return self._client is not None and self.breaker.ready()
+
     async def _call(self, fn: str, *args: Any, **kwargs: Any) -> Any:
         if self._client is None or not self.breaker.allow():
             raise ConnectionError("cache unavailable")
@@ -124,6 +138,23 @@ class Cache:
         try:
             payload = json.dumps(value, separators=(",", ":"), default=str).encode()
             return bool(await self._call("add", key, payload, expire=ttl or self.ttl, noreply=False))
+        except Exception:
+            return False
+
+    async def get_raw_json(self, key: str) -> bytes | None:
+        """A JSON document stored by `set_raw_json`, as bytes (to be served as-is); None on a miss or failure."""
+        try:
+            raw = await self._call("get", key)
+        except Exception:
+            return None
+        return bytes(raw) if raw is not None else None
+
+    async def set_raw_json(self, key: str, payload: bytes, ttl: int | None = None) -> bool:
+        """Store an already serialised JSON document; values over Memcached's item size limit are not sent."""
+        if len(payload) > MAX_VALUE_BYTES:
+            return False
+        try:
+            return bool(await self._call("set", key, payload, expire=ttl or self.ttl, noreply=False))
         except Exception:
             return False
 

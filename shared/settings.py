@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     jwt_ttl_seconds: int = 3600
     transparency_enabled: bool = True
     step_ttl_seconds: int = 60
+    # Live step events in the gateway: per-run replay buffer, memory caps, per-client queue, WebSocket auth wait.
+    step_buffer_events: int = 10_000
+    step_max_runs: int = 5_000
+    step_buffer_max_bytes: int = 128 * 1024 * 1024
+    ws_client_queue_size: int = 1_000
+    ws_auth_timeout_seconds: float = 5.0
     workflow_fs_root: str = "./var/workflows"
     default_llm: str = "echo/echo-1"
     executor_concurrency: int = 4

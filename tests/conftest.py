@@ -34,6 +34,9 @@ os.environ.update(
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests.support.broker import delete_namespace
+
+    delete_namespace(_servers.amqp_url, os.environ["ECHO_BROKER_NAMESPACE"])
     _servers.stop()
 
 

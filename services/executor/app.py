@@ -1,9 +1,47 @@
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
 from fastapi import FastAPI
 
+from services.executor.api import chat, executions
+from services.executor.clients import make_client
+from services.executor.events import RunEvents
+from services.executor.runtime.consumer import Consumers
+from services.executor.runtime.runner import Runner
 from shared.service import create_service_app
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = app.state.settings
+    app.state.http = make_client(settings)
+    app.state.events = RunEvents(app.state.broker, app.state.sessionmaker, enabled=settings.transparency_enabled)
+    # CrewAI is blocking: its steps run in threads, as many as runs this executor takes at once.
+    pool = ThreadPoolExecutor(max_workers=settings.executor_concurrency, thread_name_prefix="echoai-step")
+    app.state.runner = Runner(
+        engine=app.state.engine,
+        sessionmaker=app.state.sessionmaker,
+        events=app.state.events,
+        pool=pool,
+        default_llm=settings.default_llm,
+    )
+    app.state.consumers = Consumers(app.state.broker, app.state.runner, concurrency=settings.executor_concurrency)
+    app.state.broker.on_connect(app.state.consumers.start)
+    try:
+        yield
+    finally:
+        await app.state.consumers.stop()
+        pool.shutdown(wait=False, cancel_futures=True)
+        await app.state.http.aclose()
+
+
 def create_app() -> FastAPI:
-    return create_service_app("executor", routers=[])
+    return create_service_app(
+        "executor",
+        routers=[chat.router, executions.router],
+        extra_lifespan=_lifespan,
+        description="Runs workflows with CrewAI, records executions and their steps, publishes step events.",
+    )

@@ -1,9 +1,109 @@
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import make_metadata
+
+RUN_STATUSES = ("queued", "running", "paused", "completed", "failed", "cancelled")
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+STEP_STATUSES = ("running", "completed", "failed", "cancelled")
+CHECKPOINT_STATUSES = ("pending", "approved", "edited", "rejected")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Base(DeclarativeBase):
     metadata = make_metadata("executor")
+
+
+class Execution(Base):
+    """One run. Status transitions are conditional UPDATEs, so a redelivered request never runs twice."""
+
+    __tablename__ = "executions"
+    __table_args__ = (
+        CheckConstraint(_in("status", RUN_STATUSES), name="status"),
+        Index("ix_executions_user_created", "user_id", "created_at", "run_id"),
+        Index("ix_executions_workflow", "workflow_id"),
+    )
+
+    run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    workflow_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    session_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    # The RunRequestV1 as published: the definition and tool snapshot this run uses, whatever happens upstream.
+    request: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    output: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Seq of the last step event; incremented atomically so events stay gap-free across executors.
+    last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Whether RunFinishedV1 went out; a redelivered finished run re-sends it when it did not.
+    finish_published: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ExecutionStep(Base):
+    """A finished step is a durable point: a resumed run feeds its stored output forward instead of re-running it."""
+
+    __tablename__ = "execution_steps"
+    __table_args__ = (
+        UniqueConstraint("run_id", "step_id", name="uq_execution_steps_run_id_step_id"),
+        CheckConstraint(_in("status", STEP_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("executions.run_id", ondelete="CASCADE"))
+    step_id: Mapped[str] = mapped_column(String(200))
+    agent_id: Mapped[str] = mapped_column(String(200))
+    agent_name: Mapped[str] = mapped_column(String(300))
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    status: Mapped[str] = mapped_column(String(16))
+    output: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Checkpoint(Base):
+    """A step's output waiting for a person (human approval between steps)."""
+
+    __tablename__ = "checkpoints"
+    __table_args__ = (
+        UniqueConstraint("run_id", "step_id", name="uq_checkpoints_run_id_step_id"),
+        CheckConstraint(_in("status", CHECKPOINT_STATUSES), name="status"),
+    )
+
+    checkpoint_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("executions.run_id", ondelete="CASCADE"))
+    step_id: Mapped[str] = mapped_column(String(200))
+    agent_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    output: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

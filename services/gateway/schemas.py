@@ -14,7 +14,9 @@ class RegisterIn(BaseModel):
 
 
 class LoginIn(BaseModel):
-    email: EmailStr
+    # Not EmailStr: a login only has to match a stored address, and reserved domains (the seeded admin's
+    # `.local`) must not be refused before the lookup.
+    email: str = Field(min_length=1, max_length=320)
     password: str = Field(max_length=256)
 
 

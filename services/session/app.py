@@ -1,9 +1,26 @@
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
+from services.session import consumer
+from services.session.api import messages, sessions
 from shared.service import create_service_app
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Consumers are attached once the broker is up; aio-pika's robust connection restores them after a reconnect.
+    app.state.broker.on_connect(lambda: consumer.start(app))
+    yield
+
+
 def create_app() -> FastAPI:
-    return create_service_app("session", routers=[])
+    return create_service_app(
+        "session",
+        routers=[sessions.router, messages.router],
+        extra_lifespan=_lifespan,
+        description="Chat sessions: messages, context, variables, tool selection and per-tool configs, runs.",
+    )

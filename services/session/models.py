@@ -1,9 +1,64 @@
+"""The session schema: one row per chat session, messages embedded as a JSONB array, plus per-tool overrides.
+
+Invariants the repository keeps (and anything importing sessions must keep too):
+- `messages[i].seq == i + 1` and `message_count == jsonb_array_length(messages)`: seq is gap-free, so a page of
+  messages is an index slice of the array;
+- `version` goes up by one with every change of the row and never down: cache entries are keyed by it;
+- `content_bytes` is the sum of the UTF-8 sizes of the message contents (the session size guard).
+"""
+
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, func, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import make_metadata
+
+CONTEXT_TYPES = ("general", "workflow", "agent", "workflow_design")
 
 
 class Base(DeclarativeBase):
     metadata = make_metadata("session")
+
+
+class ChatSession(Base):
+    __tablename__ = "chat_sessions"
+    __table_args__ = (
+        CheckConstraint(f"context_type IN {CONTEXT_TYPES}", name="context_type"),
+        CheckConstraint("message_count >= 0", name="message_count"),
+        CheckConstraint("jsonb_typeof(variables) = 'object'", name="variables_object"),
+        Index("ix_chat_sessions_user_recent", "user_id", text("updated_at DESC"), text("session_id DESC")),
+        Index("ix_chat_sessions_user_context", "user_id", "context_type", "context_id"),
+    )
+
+    session_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    title: Mapped[str] = mapped_column(String(200))
+    context_type: Mapped[str] = mapped_column(String(32), server_default="general")
+    context_id: Mapped[str | None] = mapped_column(String(200))
+    variables: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    selected_tool_ids: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    run_ids: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    messages: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    message_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    content_bytes: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    version: Mapped[int] = mapped_column(BigInteger, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SessionToolConfig(Base):
+    __tablename__ = "session_tool_configs"
+
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(ChatSession.session_id, ondelete="CASCADE"), primary_key=True
+    )
+    tool_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,9 +1,32 @@
 from __future__ import annotations
 
-from fastapi import FastAPI
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
 
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+
+from services.workflow.api import agents, tools, workflows
+from services.workflow.limits import BodySizeLimit
+from services.workflow.storage import WorkingCopies
 from shared.service import create_service_app
 
 
-def create_app() -> FastAPI:
-    return create_service_app("workflow", routers=[])
+def create_app(*, fs_root: str | Path | None = None) -> FastAPI:
+    """`fs_root` overrides ECHO_WORKFLOW_FS_ROOT (tests give each run a directory of its own)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.working_copies = WorkingCopies(fs_root or app.state.settings.workflow_fs_root)
+        yield
+
+    app = create_service_app(
+        "workflow",
+        routers=[workflows.router, agents.router, tools.router],
+        extra_lifespan=lifespan,
+        description="Workflow definitions with immutable versions, the agent registry and tools.",
+    )
+    # Appended, not added: innermost, so even a 413 carries the request id and reaches the access log.
+    app.user_middleware.append(Middleware(BodySizeLimit))
+    return app

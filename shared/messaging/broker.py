@@ -41,10 +41,12 @@ class Broker:
         self._confirm_channel: AbstractRobustChannel | None = None
         self._fast_channel: AbstractRobustChannel | None = None
         self._connected = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._connector: asyncio.Task[None] | None = None
         self._on_connect: list[Callable[[], Awaitable[None]]] = []
         # Robust objects are only restored while referenced: keep every queue and consumer here.
         self._keep: list[Any] = []
+        self._consumer_tags: dict[int, str] = {}
 
     def start(self) -> None:
         """Begin connecting in the background; returns at once."""
@@ -60,21 +62,27 @@ class Broker:
         """Run `callback` once the first connection is up (at once if it already is)."""
         self._on_connect.append(callback)
         if self._connected.is_set():
-            asyncio.create_task(callback())
+            self._keep.append(asyncio.create_task(callback()))
 
     async def _connect_loop(self) -> None:
         delay = 0.5
-        while True:
+        while not self._stopping.is_set():
             try:
                 conn = await aio_pika.connect_robust(
                     self.url, timeout=5, reconnect_interval=1, client_properties={"connection_name": self.name}
                 )
-                break
             except Exception as exc:
                 log.warning("cannot reach RabbitMQ at startup (%s); retrying in %.1fs", type(exc).__name__, delay)
-                await asyncio.sleep(delay)
+                # Sleep, but wake at once when the service is stopping.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
                 delay = min(delay * 2, 5.0)
-        self.connection = conn
+                continue
+            self.connection = conn
+            break
+        if self.connection is None or self._stopping.is_set():
+            return
+        conn = self.connection
         self._confirm_channel = await conn.channel(publisher_confirms=True, on_return_raises=True)  # type: ignore[assignment]
         self._fast_channel = await conn.channel(publisher_confirms=False)  # type: ignore[assignment]
         await self.declare_topology()
@@ -162,7 +170,16 @@ class Broker:
             await queue.bind(exchange, key)
         tag = await queue.consume(handler)
         self._keep.extend([channel, queue, tag])
+        self._consumer_tags[id(queue)] = tag
         return queue
+
+    async def cancel_consumer(self, queue: AbstractQueue) -> None:
+        """Stop deliveries from a queue consume() returned (and their restore on reconnect); the deliveries
+        already received stay this process' to settle."""
+        tag = self._consumer_tags.pop(id(queue), None)
+        if tag is not None and self.connected:
+            with contextlib.suppress(Exception):
+                await queue.cancel(tag)
 
     async def state(self) -> tuple[str, str | None]:
         if self.connected:
@@ -170,10 +187,15 @@ class Broker:
         return "down", "RabbitMQ is unreachable; runs cannot be sent until it is back (the service reconnects on its own)"
 
     async def close(self) -> None:
+        # Let a connection attempt in flight finish rather than cancel it: aio-pika leaves the tasks of a
+        # half-made robust connection running forever when cancelled mid-handshake.
+        self._stopping.set()
         if self._connector is not None and not self._connector.done():
-            self._connector.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._connector
+            done, _ = await asyncio.wait({self._connector}, timeout=10)
+            if not done:
+                self._connector.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._connector
         if self.connection is not None:
             with contextlib.suppress(Exception):
                 await self.connection.close()

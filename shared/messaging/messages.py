@@ -29,6 +29,11 @@ class RunRequestV1(_Message):
     inputs: dict[str, Any] = Field(default_factory=dict)
     definition: dict[str, Any]
     requested_at: datetime
+    # Snapshot of every tool the run may use, by tool_id: `{tool_id, name, tool_type, definition}` with the
+    # session's per-tool config already merged into `definition`.
+    tools: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Tools selected on the session: every agent of the run gets them, besides its own `tools`.
+    session_tool_ids: list[str] = Field(default_factory=list)
 
 
 EventType = Literal[

@@ -1,0 +1,318 @@
+"""Runs: send → `run_started` on the WebSocket, and the runs/s one executor sustains, beside bare baselines.
+
+Loopback only and bounded. In a scratch database (created, migrated, dropped here) and a broker namespace of its
+own (deleted at the end), all four services run as processes (one executor, ECHO_EXECUTOR_CONCURRENCY default 4,
+services logging at WARNING). The workflow is 2 agents, sequential, on the built-in `echo` model.
+
+- latency: `--probes` runs one after the other on an idle platform; for each, the time from POST
+  /workflows/chat/send (through the gateway) to the `run_started` frame on a WebSocket opened right after the 202
+  (`after_seq=0`, so an event that came first is replayed), and to the executor's stamp on that event.
+- throughput: `--runs` runs sent by `--senders` concurrent clients; runs/s from the first send to the last
+  `run_completed` (read from the events exchange).
+- baselines, same machine, same run: bare aio-pika persistent+confirmed publish → consume on a quorum queue; a bare
+  `Crew.kickoff()` of the same 2-agent workflow in this process (one thread, and a pool as wide as the executor's).
+- fan-out (the gateway's half, measured by bench/fanout.py's functions): event publish → WebSocket delivery at
+  1,000 events/s to 50 clients. `--no-fanout` skips it.
+
+    .venv/bin/python bench/runs.py [--probes 50] [--runs 300] [--senders 8] [--no-fanout]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.executor.runtime import crewai_env  # noqa: E402, F401  (CrewAI's switches, before CrewAI)
+from shared import dbadmin, migrations  # noqa: E402
+from shared.messaging.topology import Topology  # noqa: E402
+from tests.support.broker import delete_namespace  # noqa: E402
+from tests.support.platform import Platform, make_platform  # noqa: E402
+
+BASE_DB = os.environ.get("ECHO_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/echoai")
+AMQP = os.environ.get("ECHO_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+MEMCACHED = os.environ.get("ECHO_MEMCACHED_SERVERS", "127.0.0.1:11211")
+
+
+def _agent(key: str, role: str, description: str) -> dict[str, Any]:
+    return {
+        "agent_id": f"agt_{key}",
+        "name": role,
+        "role": role,
+        "goal": f"Act as the {role}",
+        "task": {"description": description, "expected_output": "text"},
+        "llm": {"provider": "echo", "model": "echo-1"},
+    }
+
+
+DEFINITION = {
+    "name": "bench: research then write",
+    "execution_model": "sequential",
+    "agents": [_agent("r", "Researcher", "Research {message}"), _agent("w", "Writer", "Write about {message}")],
+}
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+
+
+def line(name: str, ms: list[float]) -> str:
+    return f"  {name:<46} n={len(ms):>5}  p50={pct(ms, 50):8.2f} ms  p99={pct(ms, 99):8.2f} ms"
+
+
+# --- the platform ---------------------------------------------------------------------------------------------
+async def login(http: httpx.AsyncClient) -> dict[str, str]:
+    email, password = f"bench-{uuid.uuid4().hex[:8]}@example.com", "bench password 1"
+    (await http.post("/auth/register", json={"email": email, "password": password})).raise_for_status()
+    r = await http.post("/auth/login", json={"email": email, "password": password})
+    r.raise_for_status()
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def latency_probes(
+    platform: Platform, http: httpx.AsyncClient, headers: dict[str, str], workflow_id: str, n: int
+) -> dict[str, list[float]]:
+    token = headers["Authorization"].removeprefix("Bearer ")
+    out: dict[str, list[float]] = {"send": [], "ws": [], "stamp": [], "run": []}
+    for i in range(n):
+        wall, started = time.time(), time.perf_counter()
+        r = await http.post(
+            "/workflows/chat/send", json={"workflow_id": workflow_id, "message": f"probe {i}"}, headers=headers
+        )
+        r.raise_for_status()
+        out["send"].append((time.perf_counter() - started) * 1000)
+        url = f"{platform.ws_url}/ws/execution/{r.json()['run_id']}?token={token}&after_seq=0"
+        async with asyncio.timeout(30), connect(url, proxy=None) as ws:
+            async for raw in ws:
+                event = json.loads(raw)
+                if event["type"] == "run_started":
+                    out["ws"].append((time.perf_counter() - started) * 1000)
+                    out["stamp"].append((datetime.fromisoformat(event["ts"]).timestamp() - wall) * 1000)
+                if event["type"] == "run_completed":
+                    out["run"].append((time.perf_counter() - started) * 1000)
+    return out
+
+
+async def throughput(
+    http: httpx.AsyncClient, headers: dict[str, str], workflow_id: str, namespace: str, runs: int, senders: int
+) -> dict[str, float]:
+    """Runs sent by `senders` clients; completion read from the events exchange (a tap of this process)."""
+    completed: dict[str, float] = {}
+    all_done = asyncio.Event()
+    conn = await aio_pika.connect(AMQP)
+    try:
+        channel = await conn.channel()
+        exchange = await channel.declare_exchange(
+            Topology(namespace).events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(exchange, "run.*.run_completed")
+        await queue.bind(exchange, "run.*.run_failed")
+
+        sent: set[str] = set()
+
+        async def on_event(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            completed[json.loads(message.body)["run_id"]] = time.perf_counter()
+            if len(sent) == runs and sent <= completed.keys():
+                all_done.set()
+
+        await queue.consume(on_event, no_ack=True)
+        send_ms: list[float] = []
+        counter = iter(range(runs))
+
+        async def sender() -> None:
+            for i in counter:
+                t = time.perf_counter()
+                r = await http.post(
+                    "/workflows/chat/send", json={"workflow_id": workflow_id, "message": f"load {i}"}, headers=headers
+                )
+                r.raise_for_status()
+                send_ms.append((time.perf_counter() - t) * 1000)
+                sent.add(r.json()["run_id"])
+
+        started = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(senders)))
+        sent_all = time.perf_counter()
+        if sent <= completed.keys():
+            all_done.set()
+        await asyncio.wait_for(all_done.wait(), 300)
+        finished = max(completed[r] for r in sent)
+    finally:
+        await conn.close()
+    print(line(f"send under load ({senders} concurrent clients)", send_ms))
+    return {
+        "runs_per_s": runs / (finished - started),
+        "sends_per_s": runs / (sent_all - started),
+        "seconds": finished - started,
+    }
+
+
+# --- baselines ------------------------------------------------------------------------------------------------
+async def bare_amqp(n: int) -> list[float]:
+    """Persistent, confirmed publish → consume on a quorum queue (what a run request goes through), one at a time."""
+    name = f"bench.bare.{secrets.token_hex(4)}"
+    conn = await aio_pika.connect(AMQP)
+    try:
+        channel = await conn.channel(publisher_confirms=True)
+        queue = await channel.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
+        got: asyncio.Queue[float] = asyncio.Queue()
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            await message.ack()
+            got.put_nowait(time.perf_counter())
+
+        tag = await queue.consume(on_message)
+        out = []
+        for i in range(n):
+            started = time.perf_counter()
+            body = json.dumps({"i": i, "pad": "x" * 600}).encode()
+            msg = aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+            await channel.default_exchange.publish(msg, name)
+            out.append((await got.get() - started) * 1000)
+        await queue.cancel(tag)
+        await channel.queue_delete(name)
+        return out
+    finally:
+        await conn.close()
+
+
+def bare_crew(runs: int, threads: int) -> tuple[list[float], float]:
+    """`Crew.kickoff()` of the same 2-agent workflow (one two-task crew), in this process."""
+    from crewai import Agent, Crew, Process, Task
+
+    from services.executor.runtime.crew import EchoLLM
+
+    def kickoff(i: int) -> float:
+        started = time.perf_counter()
+        agents = [
+            Agent(role=a["role"], goal=a["goal"], backstory=a["role"], llm=EchoLLM(model="echo-1"), verbose=False)
+            for a in DEFINITION["agents"]
+        ]
+        tasks = [
+            Task(description=a["task"]["description"].format(message=f"load {i}"), expected_output="text", agent=agent)
+            for a, agent in zip(DEFINITION["agents"], agents, strict=True)
+        ]
+        Crew(agents=agents, tasks=tasks, process=Process.sequential, verbose=False).kickoff()
+        return (time.perf_counter() - started) * 1000
+
+    kickoff(-1)  # warm up
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        latencies = list(pool.map(kickoff, range(runs)))
+    return latencies, runs / (time.perf_counter() - started)
+
+
+# --- fan-out: the gateway's half, from bench/fanout.py ---------------------------------------------------------
+async def fanout_section(rate: int = 1000, clients: int = 50, seconds: float = 5.0) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import fanout  # type: ignore[import-not-found]
+
+    print(f"\n== fan-out: event publish → WebSocket delivery, {rate} events/s to {clients} clients (bench/fanout.py)")
+    quiet = await fanout.bare_baseline(rate=rate, seconds=seconds)
+    await fanout.fanout_latency("spread", rate=rate, clients=clients, seconds=seconds, quiet=quiet)
+
+
+async def bench(args: argparse.Namespace, platform: Platform, namespace: str) -> None:
+    async with httpx.AsyncClient(base_url=platform.url, timeout=60) as http:
+        headers = await login(http)
+        r = await http.post("/workflows", json={"definition": DEFINITION, "save_as": "final"}, headers=headers)
+        r.raise_for_status()
+        workflow_id = r.json()["workflow_id"]
+        await latency_probes(platform, http, headers, workflow_id, 5)  # warm-up: connections, CrewAI, caches
+
+        print(f"\n== latency: {args.probes} runs one at a time (2-agent sequential, echo)")
+        probes = await latency_probes(platform, http, headers, workflow_id, args.probes)
+        print(line("send (202, request durably queued)", probes["send"]))
+        print(line("send → run_started on the WebSocket", probes["ws"]))
+        print(line("send → run_started stamped by the executor", probes["stamp"]))
+        print(line("send → run_completed on the WebSocket", probes["run"]))
+
+        print(f"\n== throughput: {args.runs} runs, one executor")
+        load = await throughput(http, headers, workflow_id, namespace, args.runs, args.senders)
+        print(
+            f"  executor: {load['runs_per_s']:.1f} runs/s ({args.runs} runs in {load['seconds']:.1f} s; "
+            f"sends accepted at {load['sends_per_s']:.1f}/s)"
+        )
+
+    print("\n== baselines (same machine, same run)")
+    amqp = await bare_amqp(args.probes * 4)
+    print(line("bare aio-pika publish(confirm) → consume", amqp))
+    crew_1, crew_1_rps = await asyncio.to_thread(bare_crew, args.crew_runs, 1)
+    print(line("bare Crew.kickoff(), 1 thread", crew_1) + f"  {crew_1_rps:.1f} runs/s")
+    width = int(os.environ.get("ECHO_EXECUTOR_CONCURRENCY", "4"))
+    crew_n, crew_n_rps = await asyncio.to_thread(bare_crew, args.crew_runs, width)
+    print(line(f"bare Crew.kickoff(), {width} threads", crew_n) + f"  {crew_n_rps:.1f} runs/s")
+
+    print("\n== ratios")
+    print(f"  send→run_started (WS) p50 / bare publish→consume p50:  x{pct(probes['ws'], 50) / pct(amqp, 50):.1f}")
+    print(f"  send→run_started (WS) p99 / bare publish→consume p99:  x{pct(probes['ws'], 99) / pct(amqp, 99):.1f}")
+    print(f"  send→run_completed p50 / bare kickoff p50 (1 thread):  x{pct(probes['run'], 50) / pct(crew_1, 50):.1f}")
+    print(f"  executor runs/s / bare kickoff runs/s (1 thread):       {load['runs_per_s'] / crew_1_rps:.2f}")
+    print(f"  executor runs/s / bare kickoff runs/s ({width} threads):       {load['runs_per_s'] / crew_n_rps:.2f}")
+
+    if args.fanout:
+        await fanout_section()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--probes", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--senders", type=int, default=8)
+    parser.add_argument("--crew-runs", type=int, default=100)
+    parser.add_argument("--no-fanout", dest="fanout", action="store_false")
+    args = parser.parse_args()
+
+    started = time.monotonic()
+    secret = os.environ.setdefault("ECHO_JWT_SECRET", secrets.token_urlsafe(32))
+    url = BASE_DB.rsplit("/", 1)[0] + f"/echoai_bench_{uuid.uuid4().hex[:8]}"
+    namespace = f"echobench.{uuid.uuid4().hex[:8]}"
+    log_dir = Path(tempfile.mkdtemp(prefix="echoai-bench-runs-"))
+    asyncio.run(dbadmin.ensure_database(url))
+    platform: Platform | None = None
+    try:
+        for service in migrations.SERVICES:
+            migrations.upgrade(service, "head", url)
+        platform = make_platform(
+            url,
+            AMQP,
+            MEMCACHED,
+            log_dir,
+            ECHO_BROKER_NAMESPACE=namespace,
+            ECHO_JWT_SECRET=secret,
+            ECHO_LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+        )
+        platform.start_all()
+        print(f"EchoAI runs bench: {os.cpu_count()} CPUs, loopback; services up in {time.monotonic() - started:.0f}s")
+        asyncio.run(bench(args, platform, namespace))
+    finally:
+        if platform is not None:
+            platform.stop_all()
+        asyncio.run(dbadmin.drop_database(url))
+        delete_namespace(AMQP, namespace)
+    print(f"\ndone in {time.monotonic() - started:.0f}s (logs in {log_dir})")
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        raise SystemExit(main())

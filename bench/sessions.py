@@ -1,0 +1,399 @@
+"""Session append and read through the gateway, beside a bare FastAPI + asyncpg app doing the same statements.
+
+Loopback only and bounded. Starts, in a scratch database (created, migrated and dropped here) and a broker
+namespace of its own (deleted at the end):
+- the platform: all four services as processes, pointed at a private Memcached (so its hit counter is ours);
+- a second session service with the cache off, behind a second gateway (for cache-hit versus cache-off reads);
+- a bare FastAPI + asyncpg app (this file, `--bare-server`, under uvicorn like the services) that runs the same
+  single-row append and read statements without auth, ORM, cache or proxy hop.
+Then, with `--concurrency` clients in this process: appends, reads of a 20-message and of a 1,000-message
+session (through the gateway, straight to the session service, and on the bare app), and the append latency
+at 10, 1,000 and 10,000 messages in one session. The lines of one group take turns in rounds so that other
+load on the machine falls on all of them alike. Services log at WARNING (no access lines). On a 2-core
+machine the client, the gateway, the services and PostgreSQL share the cores, so absolute figures are low;
+the ratios are the point.
+
+    .venv/bin/python bench/sessions.py [--requests 1600] [--concurrency 16] [--appends 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Literal
+
+import asyncpg
+import httpx
+from fastapi import FastAPI
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from shared import dbadmin, migrations  # noqa: E402
+from tests.support.broker import delete_namespace  # noqa: E402
+from tests.support.platform import Platform, free_port, make_platform  # noqa: E402
+from tests.support.servers import port_open  # noqa: E402
+
+BASE_DB = os.environ.get("ECHO_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/echoai")
+AMQP = os.environ.get("ECHO_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+CONTENT = "How do tides work, and why are there two of them a day? " * 3  # ~170 bytes, a short chat turn
+
+ISO = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+# The same statements as services/session/repository.py, on a bare table.
+BARE_SCHEMA = """
+CREATE SCHEMA IF NOT EXISTS bench;
+CREATE TABLE bench.sessions (
+    id uuid PRIMARY KEY, message_count integer NOT NULL DEFAULT 0, messages jsonb NOT NULL DEFAULT '[]',
+    created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now());
+ALTER TABLE bench.sessions ALTER COLUMN messages SET COMPRESSION lz4;
+"""
+BARE_APPEND = f"""UPDATE bench.sessions SET message_count = message_count + 1, updated_at = now(),
+    messages = messages || jsonb_build_array(jsonb_build_object('message_id', gen_random_uuid()::text,
+        'seq', message_count + 1, 'role', $2::text, 'content', $3::text, 'metadata', '{{}}'::jsonb, 'run_id', NULL,
+        'created_at', {ISO.format("clock_timestamp()")}))
+WHERE id = $1 RETURNING (messages -> -1)::text"""
+BARE_READ = f"""SELECT json_build_object('session_id', id, 'messages', messages, 'message_count', message_count,
+    'created_at', {ISO.format("created_at")}, 'updated_at', {ISO.format("updated_at")})::text
+FROM bench.sessions WHERE id = $1"""
+# Grows a session to `size` messages in one statement (filling 10,000 through the API would take minutes).
+_FILL_MESSAGES = f"""SELECT jsonb_agg(jsonb_build_object('message_id', gen_random_uuid()::text, 'seq', i,
+        'role', CASE WHEN i % 2 = 1 THEN 'user' ELSE 'assistant' END, 'content', c, 'metadata', '{{}}'::jsonb,
+        'run_id', NULL, 'created_at', {ISO.format("now()")}) ORDER BY i) AS m, sum(octet_length(c)) AS b
+    FROM (SELECT i, 'message ' || i || ': ' || $3::text AS c FROM generate_series(1, $2::int) i) g"""
+FILL_SERVICE = f"""UPDATE session.chat_sessions SET messages = f.m, message_count = $2, content_bytes = f.b,
+    version = version + 1, updated_at = now() FROM ({_FILL_MESSAGES}) f WHERE session_id = $1"""
+FILL_BARE = f"""UPDATE bench.sessions SET messages = f.m, message_count = $2, updated_at = now()
+    FROM ({_FILL_MESSAGES}) f WHERE id = $1"""
+
+
+class BareMessageIn(BaseModel):
+    role: Literal["user", "assistant", "system", "tool"]
+    content: str
+
+
+def bare_app(dsn: str) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pool = await asyncpg.create_pool(dsn, min_size=4, max_size=10)
+        yield
+        await app.state.pool.close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.post("/s/{sid}/messages", status_code=201)
+    async def append(sid: uuid.UUID, body: BareMessageIn) -> Response:
+        row = await app.state.pool.fetchval(BARE_APPEND, sid, body.role, body.content)
+        return Response(row, status_code=201 if row else 404, media_type="application/json")
+
+    @app.get("/s/{sid}")
+    async def read(sid: uuid.UUID) -> Response:
+        row = await app.state.pool.fetchval(BARE_READ, sid)
+        return Response(row, status_code=200 if row else 404, media_type="application/json")
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+
+
+Request = Callable[[int], Awaitable[httpx.Response]]
+
+
+class Result:
+    def __init__(self, name: str):
+        self.name = name
+        self.elapsed = 0.0
+        self.ms: list[float] = []
+        self.errors: dict[int, int] = {}
+
+    @property
+    def rps(self) -> float:
+        return len(self.ms) / self.elapsed
+
+    def line(self, concurrency: int) -> str:
+        errors = f"  errors: {self.errors}" if self.errors else ""
+        return (
+            f"  {self.name:<36} n={len(self.ms):>5}  c={concurrency:>2}  {self.rps:7.0f} req/s"
+            f"  p50={pct(self.ms, 50):7.2f} ms  p99={pct(self.ms, 99):7.2f} ms{errors}"
+        )
+
+
+async def drive(result: Result, n: int, concurrency: int, request: Request, expect: int) -> Result:
+    """`n` requests from `concurrency` workers; an unexpected status is counted (and fatal past 1 %)."""
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            started = time.perf_counter()
+            r = await request(i)
+            result.ms.append((time.perf_counter() - started) * 1000)
+            if r.status_code != expect:
+                result.errors[r.status_code] = result.errors.get(r.status_code, 0) + 1
+                if sum(result.errors.values()) > max(n // 100, 3):
+                    raise RuntimeError(f"{result.name}: {r.status_code} {r.text[:200]}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    result.elapsed += time.perf_counter() - started
+    return result
+
+
+async def compare(n: int, c: int, contenders: list[tuple[str, Request, int]], rounds: int = 4) -> list[Result]:
+    """Each contender gets `n` requests in `rounds` slices, taking turns (rotating who goes first), so that
+    load from elsewhere on the machine falls on all of them alike."""
+    results = {name: Result(name) for name, _, _ in contenders}
+    for _, request, expect in contenders:
+        await drive(Result("warm-up"), 2 * c, c, request, expect)
+    for r in range(rounds):
+        turn = contenders[r % len(contenders) :] + contenders[: r % len(contenders)]
+        for name, request, expect in turn:
+            await drive(results[name], n // rounds, c, request, expect)
+    return [results[name] for name, _, _ in contenders]
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited with {proc.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer in {timeout}s")
+
+
+def memcached_hits(port: int) -> int:
+    from pymemcache.client.base import Client
+
+    client = Client(("127.0.0.1", port), timeout=2)
+    try:
+        return int(client.stats()[b"get_hits"])
+    finally:
+        client.close()
+
+
+def _client(base_url: str, concurrency: int, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    return httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=60)
+
+
+async def run(args: argparse.Namespace, on: Platform, off: Platform, bare_port: int, db: asyncpg.Connection) -> None:
+    n, c = args.requests, args.concurrency
+    with httpx.Client(base_url=on.url, timeout=30) as gw:
+        email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+        gw.post("/auth/register", json={"email": email, "password": "bench-password"}).raise_for_status()
+        token = gw.post("/auth/login", json={"email": email, "password": "bench-password"}).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    clients = {
+        "gateway": _client(on.url, c, auth),
+        "gateway_off": _client(off.url, c, auth),
+        "direct": _client(on.service_url("session"), c, auth),
+        "direct_off": _client(off.service_url("session"), c, auth),
+        "bare": _client(f"http://127.0.0.1:{bare_port}", c),
+    }
+    message = {"role": "user", "content": CONTENT}
+
+    async def bare_session(size: int = 0) -> str:
+        sid = uuid.uuid4()
+        await db.execute("INSERT INTO bench.sessions (id) VALUES ($1)", sid)
+        if size:
+            await db.execute(FILL_BARE, sid, size, CONTENT)
+        return str(sid)
+
+    async def service_session(size: int = 0) -> str:
+        r = await clients["gateway"].post("/sessions", json={"title": "bench"})
+        r.raise_for_status()
+        sid = str(r.json()["session_id"])
+        if size:
+            await db.execute(FILL_SERVICE, uuid.UUID(sid), size, CONTENT)
+        return sid
+
+    def poster(client: str, sessions: list[str], prefix: str) -> Request:
+        async def post(i: int) -> httpx.Response:
+            return await clients[client].post(f"{prefix}/{sessions[i % len(sessions)]}/messages", json=message)
+
+        return post
+
+    def getter(client: str, sessions: list[str], prefix: str) -> Request:
+        async def get(i: int) -> httpx.Response:
+            return await clients[client].get(f"{prefix}/{sessions[i % len(sessions)]}")
+
+        return get
+
+    try:
+        print(f"\nThroughput: {c} concurrent clients in this process, {n} requests per line unless noted,")
+        print("in 4 interleaved rounds per group so that other load on the machine falls on every line alike.")
+        ours = [await service_session() for _ in range(c)]
+        bare = [await bare_session() for _ in range(c)]
+        print("append (one message to one of c sessions)")
+        gw, direct, b = await compare(
+            n,
+            c,
+            [
+                ("gateway -> session service", poster("gateway", ours, "/sessions"), 201),
+                ("session service direct", poster("direct", ours, "/sessions"), 201),
+                ("bare FastAPI + asyncpg", poster("bare", bare, "/s"), 201),
+            ],
+        )
+        for r in (gw, direct, b):
+            print(r.line(c))
+        print(f"  bare / gateway: {b.rps / gw.rps:.1f}x the throughput; bare / direct: {b.rps / direct.rps:.1f}x")
+
+        for size, count in ((20, n), (1000, max(n // 5, 100))):
+            ours = [await service_session(size) for _ in range(c)]
+            bare = [await bare_session(size) for _ in range(c)]
+            hits = memcached_hits(args.memcached_port)
+            results = await compare(
+                count,
+                c,
+                [
+                    ("gateway -> session, cache hit", getter("gateway", ours, "/sessions"), 200),
+                    ("gateway -> session, cache off", getter("gateway_off", ours, "/sessions"), 200),
+                    ("session direct, cache hit", getter("direct", ours, "/sessions"), 200),
+                    ("session direct, cache off", getter("direct_off", ours, "/sessions"), 200),
+                    ("bare FastAPI + asyncpg", getter("bare", bare, "/s"), 200),
+                ],
+            )
+            cached_reads = 2 * (count + 2 * c)  # both cache-on lines, warm-up included
+            hit_ratio = (memcached_hits(args.memcached_port) - hits) / cached_reads
+            kib = len((await clients["bare"].get(f"/s/{bare[0]}")).content) / 1024
+            print(f"read a {size:,}-message session ({kib:,.0f} KiB of JSON)")
+            for r in results:
+                print(r.line(c))
+            g_hit, g_off, d_hit, d_off, b = results
+            print(
+                f"  cache hit / cache off: {g_hit.rps / g_off.rps:.2f}x (gateway), "
+                f"{d_hit.rps / d_off.rps:.2f}x (direct) the throughput; Memcached served {hit_ratio:.0%} "
+                "of the cache-on reads"
+            )
+            print(
+                f"  bare / gateway cache hit: {b.rps / g_hit.rps:.1f}x; "
+                f"bare / direct cache hit: {b.rps / d_hit.rps:.1f}x"
+            )
+
+        print(f"\nAppend latency by session size: {args.appends} appends in a row (no concurrency) per size and stack.")
+        print(f"  {'messages':>10}   {'gateway p50':>12} {'p99':>8}   {'bare p50':>9} {'p99':>8}")
+        for size in (10, 1000, 10000):
+            g_res, b_res = await compare(
+                args.appends,
+                1,
+                [
+                    ("gateway", poster("gateway", [await service_session(size)], "/sessions"), 201),
+                    ("bare", poster("bare", [await bare_session(size)], "/s"), 201),
+                ],
+                rounds=2,
+            )
+            print(
+                f"  {size:>10,}   {pct(g_res.ms, 50):9.2f} ms {pct(g_res.ms, 99):5.2f} ms"
+                f"   {pct(b_res.ms, 50):6.2f} ms {pct(b_res.ms, 99):5.2f} ms"
+            )
+    finally:
+        for client in clients.values():
+            await client.aclose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=1600, help="requests per throughput line")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--appends", type=int, default=20, help="appends per size in the latency table")
+    parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--dsn", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.bare_server:
+        import uvicorn
+
+        uvicorn.run(bare_app(args.dsn), host="127.0.0.1", port=args.bare_server, log_level="warning", access_log=False)
+        return 0
+
+    started = time.monotonic()
+    secret = os.environ.setdefault("ECHO_JWT_SECRET", secrets.token_urlsafe(32))
+    url = BASE_DB.rsplit("/", 1)[0] + f"/echoai_bench_{uuid.uuid4().hex[:8]}"
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    namespace = f"echobench.{uuid.uuid4().hex[:8]}"
+    log_dir = Path(tempfile.mkdtemp(prefix="echoai-bench-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    platforms: list[Platform] = []
+    asyncio.run(dbadmin.ensure_database(url))
+    try:
+        for service in migrations.SERVICES:
+            migrations.upgrade(service, "head", url)
+
+        memcached_port = free_port()
+        procs.append(
+            subprocess.Popen(
+                ["/usr/bin/memcached", "-u", "root", "-l", "127.0.0.1", "-p", str(memcached_port), "-m", "64"]
+            )
+        )
+        while not port_open("127.0.0.1", memcached_port):
+            time.sleep(0.05)
+        args.memcached_port = memcached_port
+        common = {
+            "ECHO_BROKER_NAMESPACE": namespace,
+            "ECHO_JWT_SECRET": secret,
+            "ECHO_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+        }
+        memcached = f"127.0.0.1:{memcached_port}"
+        on = make_platform(url, AMQP, memcached, log_dir / "on", **common)
+        off = make_platform(url, AMQP, memcached, log_dir / "off", ECHO_CACHE_ENABLED="false", **common)
+        platforms += [on, off]
+        (log_dir / "on").mkdir()
+        (log_dir / "off").mkdir()
+        on.start_all()
+        for name in ("session", "gateway"):
+            off.start(name)
+        for name in ("session", "gateway"):
+            off.wait_healthy(name)
+        bare_port = free_port()
+        procs.append(
+            subprocess.Popen([sys.executable, __file__, "--bare-server", str(bare_port), "--dsn", dsn], cwd=ROOT)
+        )
+        wait_http(f"http://127.0.0.1:{bare_port}/health", procs[-1])
+
+        async def go() -> None:
+            db = await asyncpg.connect(dsn)
+            try:
+                await db.execute(BARE_SCHEMA)
+                await run(args, on, off, bare_port, db)
+            finally:
+                await db.close()
+
+        took = time.monotonic() - started
+        print(f"EchoAI session bench: {os.cpu_count()} CPUs, loopback; services started in {took:.0f}s")
+        asyncio.run(go())
+    finally:
+        for p in platforms:
+            p.stop_all()
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
+        asyncio.run(dbadmin.drop_database(url))
+        delete_namespace(AMQP, namespace)
+    print(f"\ndone in {time.monotonic() - started:.0f}s (logs in {log_dir})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

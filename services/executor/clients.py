@@ -1,0 +1,142 @@
+"""The workflow and session services, called over HTTP on the caller's behalf (their bearer token forwarded)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from shared.auth import CurrentUser
+from shared.errors import EchoError, NotFound, ServiceUnavailable
+from shared.logging import request_id_var
+from shared.settings import Settings
+
+log = logging.getLogger("echoai.executor.clients")
+
+
+def make_client(settings: Settings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(10.0, connect=2.0),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        follow_redirects=False,
+    )
+
+
+class Upstream:
+    """One caller's view of the other services."""
+
+    def __init__(self, client: httpx.AsyncClient, settings: Settings, user: CurrentUser):
+        self.client = client
+        self.settings = settings
+        self.headers = {"x-request-id": request_id_var.get() or uuid.uuid4().hex}
+        if user.token:
+            self.headers["Authorization"] = f"Bearer {user.token}"
+
+    async def _call(self, service: str, method: str, path: str, json: Any = None) -> httpx.Response:
+        url = self.settings.service_url(service) + path  # type: ignore[arg-type]
+        try:
+            return await self.client.request(method, url, json=json, headers=self.headers)
+        except httpx.HTTPError as exc:
+            log.warning("%s unreachable for %s %s: %s", service, method, path, type(exc).__name__)
+            raise ServiceUnavailable(
+                f"The {service} service is unreachable, so the run was not started; try again in a moment.",
+                error="upstream_unavailable",
+            ) from None
+
+    @staticmethod
+    def _unexpected(service: str, resp: httpx.Response) -> EchoError:
+        log.warning("%s answered %s: %s", service, resp.status_code, resp.text[:300])
+        return ServiceUnavailable(
+            f"The {service} service answered {resp.status_code}, so the run was not started; try again in a moment.",
+            error="upstream_error",
+        )
+
+    async def workflow(self, workflow_id: uuid.UUID) -> dict[str, Any]:
+        resp = await self._call("workflow", "GET", f"/workflows/{workflow_id}")
+        if resp.status_code == 404:
+            raise NotFound(f"Workflow {workflow_id} does not exist (or is not yours).", error="workflow_not_found")
+        if resp.status_code != 200:
+            raise self._unexpected("workflow", resp)
+        return dict(resp.json())
+
+    async def tool(self, ref: str) -> dict[str, Any] | None:
+        resp = await self._call("workflow", "GET", f"/tools/{quote(ref, safe='')}")
+        if resp.status_code in (404, 422):
+            return None
+        if resp.status_code != 200:
+            raise self._unexpected("workflow", resp)
+        return dict(resp.json())
+
+    async def session(self, session_id: uuid.UUID) -> dict[str, Any]:
+        resp = await self._call("session", "GET", f"/sessions/{session_id}")
+        if resp.status_code == 404:
+            raise NotFound(f"Session {session_id} does not exist (or is not yours).", error="session_not_found")
+        if resp.status_code != 200:
+            raise self._unexpected("session", resp)
+        return dict(resp.json())
+
+    async def tool_configs(self, session_id: uuid.UUID) -> dict[str, dict[str, Any]]:
+        """tool_id → config, whichever of the usual shapes the session service answers with."""
+        resp = await self._call("session", "GET", f"/sessions/{session_id}/tools/configs?limit=200")
+        if resp.status_code == 404:
+            return {}
+        if resp.status_code != 200:
+            raise self._unexpected("session", resp)
+        return parse_configs(resp.json())
+
+    async def add_message(
+        self, session_id: uuid.UUID, *, content: str, run_id: uuid.UUID, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
+        body = {"role": "user", "content": content, "metadata": metadata, "run_id": str(run_id)}
+        resp = await self._call("session", "POST", f"/sessions/{session_id}/messages", json=body)
+        if resp.status_code == 404:
+            raise NotFound(f"Session {session_id} does not exist (or is not yours).", error="session_not_found")
+        if resp.status_code in (400, 409, 413, 422):
+            raise _relayed(resp)
+        if resp.status_code not in (200, 201):
+            raise self._unexpected("session", resp)
+        return dict(resp.json())
+
+    async def remove_message(self, session_id: uuid.UUID, message_id: str) -> bool:
+        try:
+            resp = await self._call(
+                "session", "DELETE", f"/sessions/{session_id}/messages/{quote(message_id, safe='')}"
+            )
+        except ServiceUnavailable:
+            return False
+        return resp.status_code in (204, 404)
+
+    async def record_run(self, session_id: uuid.UUID, run_id: uuid.UUID) -> None:
+        resp = await self._call("session", "POST", f"/sessions/{session_id}/run", json={"run_id": str(run_id)})
+        if resp.status_code >= 300:
+            log.warning("session %s did not record run %s: %s", session_id, run_id, resp.status_code)
+
+
+def _relayed(resp: httpx.Response) -> EchoError:
+    """The session service refused the message for a reason the caller can fix: pass its answer on."""
+    try:
+        body = resp.json()
+        error, detail = str(body["error"]), str(body["detail"])
+    except (ValueError, KeyError, TypeError):
+        error, detail = "invalid_message", "The session refused the message."
+    relayed = EchoError(detail, error=error)
+    relayed.status_code = resp.status_code
+    return relayed
+
+
+def parse_configs(body: Any) -> dict[str, dict[str, Any]]:
+    if isinstance(body, dict) and isinstance(body.get("items"), list):
+        body = body["items"]
+    elif isinstance(body, dict) and isinstance(body.get("configs"), (dict, list)):
+        body = body["configs"]
+    out: dict[str, dict[str, Any]] = {}
+    if isinstance(body, list):
+        for item in body:
+            if isinstance(item, dict) and item.get("tool_id") is not None and isinstance(item.get("config"), dict):
+                out[str(item["tool_id"])] = item["config"]
+    elif isinstance(body, dict):
+        out = {str(k): v for k, v in body.items() if isinstance(v, dict)}
+    return out

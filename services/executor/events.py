@@ -1,0 +1,195 @@
+"""What a run tells the world: live step events (ephemeral, gap-free seq per run) and, once it has finished,
+RunFinishedV1 (durable, confirmed) for the session's chat history.
+
+The seq lives in the executions row and is taken with `UPDATE ... last_seq + 1 RETURNING`, so a run resumed on
+another executor continues the sequence. Taking a seq and publishing happen under one lock per run, so events of
+parallel steps leave in seq order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.executor.models import Execution
+from services.executor.repository import ExecutionRepository
+from shared.db import utcnow
+from shared.errors import ServiceUnavailable
+from shared.messaging import Broker, RunFinishedV1, StepEventV1
+from shared.messaging.messages import EventType
+from shared.messaging.topology import RUN_FINISHED_KEY, event_routing_key
+
+log = logging.getLogger("echoai.executor.events")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An event to publish once the transaction that took its seq has committed."""
+
+    type: EventType
+    step_id: str | None = None
+    agent_id: str | None = None
+    agent_name: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class RunEvents:
+    def __init__(self, broker: Broker, sessionmaker: async_sessionmaker[AsyncSession], *, enabled: bool):
+        self.broker = broker
+        self.sessionmaker = sessionmaker
+        self.enabled = enabled
+        self._locks: dict[uuid.UUID, asyncio.Lock] = {}
+
+    @contextlib.asynccontextmanager
+    async def ordered(self, run_id: uuid.UUID) -> AsyncIterator[None]:
+        """Hold while taking a seq and publishing it, so seq order is publish order."""
+        lock = self._locks.setdefault(run_id, asyncio.Lock())
+        async with lock:
+            yield
+
+    def forget(self, run_id: uuid.UUID) -> None:
+        self._locks.pop(run_id, None)
+
+    async def commit(
+        self,
+        run_id: uuid.UUID,
+        user_id: uuid.UUID,
+        work: Callable[[ExecutionRepository], Awaitable[list[Pending]]],
+    ) -> None:
+        """Run `work` in one transaction that also takes the seqs of the events it returns; publish them after
+        the commit. One round trip for a durable point and its events, and the events follow the data."""
+        async with self.ordered(run_id):
+            async with self.sessionmaker.begin() as session:
+                repo = ExecutionRepository(session)
+                pending = await work(repo)
+                live = self.enabled and self.broker.connected and bool(pending)
+                last = await repo.next_seq(run_id, len(pending)) if live else None
+            if last is None:
+                return
+            first = last - len(pending) + 1
+            for seq, event in enumerate(pending, start=first):
+                await self.publish(
+                    run_id,
+                    user_id,
+                    event.type,
+                    seq,
+                    step_id=event.step_id,
+                    agent_id=event.agent_id,
+                    agent_name=event.agent_name,
+                    data=event.data,
+                )
+
+    async def emit(
+        self,
+        run_id: uuid.UUID,
+        user_id: uuid.UUID,
+        type_: EventType,
+        *,
+        step_id: str | None = None,
+        agent_id: str | None = None,
+        agent_name: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Take the next seq and publish. Never raises: events are a view of the run, not the run."""
+        if not self.enabled:
+            return
+        if not self.broker.connected:
+            # The event could not leave anyway; taking its seq would only leave a gap for the clients.
+            log.warning("step event %s of run %s dropped: broker unavailable", type_, run_id)
+            return
+        async with self.ordered(run_id):
+            try:
+                async with self.sessionmaker.begin() as session:
+                    seq = await ExecutionRepository(session).next_seq(run_id)
+            except Exception:
+                log.exception("could not take a seq for %s of run %s", type_, run_id)
+                return
+            if seq is None:
+                return
+            await self.publish(
+                run_id, user_id, type_, seq, step_id=step_id, agent_id=agent_id, agent_name=agent_name, data=data
+            )
+
+    async def publish(
+        self,
+        run_id: uuid.UUID,
+        user_id: uuid.UUID,
+        type_: EventType,
+        seq: int,
+        *,
+        step_id: str | None = None,
+        agent_id: str | None = None,
+        agent_name: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Publish an event whose seq was already taken (a terminal event takes it with its status change)."""
+        if not self.enabled:
+            return
+        event = StepEventV1(
+            type=type_,
+            run_id=run_id,
+            user_id=user_id,
+            seq=seq,
+            ts=utcnow(),
+            step_id=step_id,
+            agent_id=agent_id,
+            agent_name=agent_name,
+            data=data or {},
+        )
+        try:
+            await self.broker.publish(
+                self.broker.topology.events_exchange,
+                event_routing_key(run_id, type_),
+                event,
+                persistent=False,
+                confirm=False,
+            )
+        except ServiceUnavailable:
+            log.warning("step event %s #%d of run %s not published: broker unavailable", type_, seq, run_id)
+
+    async def publish_terminal(self, run: Execution) -> None:
+        """The terminal event of a run whose terminal status (and seq) was just committed."""
+        type_: EventType = {"completed": "run_completed", "failed": "run_failed", "cancelled": "run_cancelled"}[
+            run.status
+        ]  # type: ignore[assignment]
+        data: dict[str, Any] = {"status": run.status}
+        if run.status == "completed":
+            data["output"] = run.output
+        elif run.status == "failed":
+            data["error"] = run.error
+        async with self.ordered(run.run_id):
+            await self.publish(run.run_id, run.user_id, type_, run.last_seq, data=data)
+        self.forget(run.run_id)
+
+    async def publish_finished(self, run: Execution) -> bool:
+        """RunFinishedV1 for a run with a session (persistent, confirmed); records that it went out."""
+        if run.session_id is not None:
+            message = RunFinishedV1(
+                run_id=run.run_id,
+                workflow_id=run.workflow_id,
+                user_id=run.user_id,
+                session_id=run.session_id,
+                status=run.status,  # type: ignore[arg-type]
+                output=run.output,
+                error=run.error,
+                finished_at=run.completed_at or utcnow(),
+            )
+            try:
+                await self.broker.publish(self.broker.topology.runs_exchange, RUN_FINISHED_KEY, message)
+            except ServiceUnavailable:
+                log.warning("RunFinished of run %s not published yet: broker unavailable", run.run_id)
+                return False
+            async with self.sessionmaker.begin() as session:
+                await ExecutionRepository(session).mark_finish_published(run.run_id)
+        return True
+
+    async def announce_end(self, run: Execution) -> bool:
+        await self.publish_terminal(run)
+        return await self.publish_finished(run)

@@ -1,0 +1,115 @@
+"""The compiler: one plan step becomes CrewAI objects (an Agent with its LLM and tools, a Task, a one-task Crew)
+and runs. Blocking: the runner calls it in a worker thread.
+
+Each step is its own Crew so that the runner, not CrewAI, decides the order: every finished step is recorded
+before the next starts, which is what lets a run be cancelled, paused or resumed between steps.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from crewai import LLM, Agent, Crew, Process, Task
+from crewai.llms.base_llm import BaseLLM
+
+from services.executor.domain import echo
+from services.executor.domain.plan import StepSpec
+from services.executor.runtime.tools import Observer, build_tools, input_arguments
+
+DEFAULT_MAX_ITER = 15
+DEFAULT_TIMEOUT = 120.0
+
+
+class StepFailure(RuntimeError):
+    """A model failed the step on purpose or otherwise; the message is what the run records."""
+
+
+class EchoLLM(BaseLLM):
+    """The built-in offline model (CONTRACT §4): a real CrewAI LLM whose answers come from `domain.echo`."""
+
+    llm_type: str = "echo"
+    provider: str = "echo"
+    delay_ms: int = 0
+    fail_with: str | None = None
+
+    def call(
+        self,
+        messages: Any,
+        tools: Any = None,
+        callbacks: Any = None,
+        available_functions: Any = None,
+        from_task: Any = None,
+        from_agent: Any = None,
+        response_model: Any = None,
+    ) -> str:
+        if self.delay_ms > 0:
+            time.sleep(self.delay_ms / 1000)
+        if self.fail_with:
+            raise StepFailure(self.fail_with)
+        if isinstance(messages, str):
+            messages = [{"role": "user", "content": messages}]
+        role = getattr(from_agent, "role", None)
+        agent_tools = getattr(from_agent, "tools", None) or []
+        return echo.reply(messages, role=role, tools=input_arguments(agent_tools))
+
+    def supports_function_calling(self) -> bool:
+        return False  # it speaks ReAct text, like a plain completion model
+
+    def get_input_tokens_count(self, messages: Any, tools: Any = None, response_model: Any = None) -> int:
+        text = messages if isinstance(messages, str) else " ".join(str(m.get("content", "")) for m in messages)
+        return len(text) // 4
+
+    def get_context_window_size(self) -> int:
+        return 1_000_000
+
+
+def build_llm(spec: Mapping[str, Any]) -> BaseLLM:
+    """`echo` is built in; every other provider goes through CrewAI's own LLM. Keys come from the environment:
+    `api_key_env` names the variable (default `<PROVIDER>_API_KEY`)."""
+    provider = str(spec.get("provider") or "echo")
+    model = str(spec.get("model") or "")
+    if provider == "echo":
+        return EchoLLM(
+            model=model or "echo-1", delay_ms=int(spec.get("delay_ms") or 0), fail_with=spec.get("fail_with")
+        )
+    if not model:
+        raise StepFailure(f"The llm of provider '{provider}' needs a `model`.")
+    key = os.environ.get(str(spec.get("api_key_env") or f"{provider.upper()}_API_KEY"))
+    kwargs: dict[str, Any] = {"model": model, "provider": provider}
+    if spec.get("base_url"):
+        kwargs["base_url"] = str(spec["base_url"])
+        key = key or "unused"  # local OpenAI-compatible servers usually take no key, but the client wants one
+    if key:
+        kwargs["api_key"] = key
+    for name in ("temperature", "max_tokens"):
+        if spec.get(name) is not None:
+            kwargs[name] = spec[name]
+    if provider == "openai":
+        kwargs["timeout"] = float(spec.get("timeout") or DEFAULT_TIMEOUT)
+    try:
+        return LLM(**kwargs)
+    except Exception as exc:
+        raise StepFailure(f"The llm '{provider}/{model}' cannot be used: {exc}") from exc
+
+
+def run_step(step: StepSpec, prompt: str, tool_specs: Iterable[Mapping[str, Any]], observer: Observer | None) -> str:
+    """Run one agent on one task with CrewAI; returns the final answer. Raises on failure."""
+    llm = build_llm(step.llm)
+    agent = Agent(
+        role=step.role,
+        goal=step.goal,
+        backstory=step.backstory or step.role,
+        llm=llm,
+        tools=build_tools(tool_specs, observer),
+        allow_delegation=False,
+        verbose=False,
+        max_iter=int(step.options.get("max_iter", DEFAULT_MAX_ITER)),
+        # A failed step fails the run; retrying is the broker's job for crashes and the user's for errors.
+        max_retry_limit=int(step.options.get("max_retry_limit", 0)),
+    )
+    task = Task(description=prompt, expected_output=step.expected_output, agent=agent)
+    crew = Crew(agents=[agent], tasks=[task], process=Process.sequential, verbose=False)
+    return str(crew.kickoff().raw)

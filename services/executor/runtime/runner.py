@@ -1,0 +1,382 @@
+"""Runs one run request: claims the run, schedules its steps (sequential, parallel DAG, hierarchical), records each
+finished step, publishes step events, and commits the terminal state before announcing it.
+
+Every finished step is a durable point: a redelivered request skips the steps already completed and feeds their
+stored outputs forward, so a run resumed on another executor never does finished work twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.executor.domain.plan import (
+    BUILTIN_TOOL_NAMES,
+    DefinitionError,
+    Plan,
+    StepSpec,
+    build_plan,
+    delegation_order,
+    run_output,
+    step_prompt,
+)
+from services.executor.events import Pending, RunEvents
+from services.executor.models import TERMINAL_STATUSES, Execution
+from services.executor.repository import ExecutionRepository, try_lock_run, unlock_run
+from services.executor.runtime import crewai_env  # noqa: F401  (CrewAI switches, before anything imports it)
+from shared.messaging import RunRequestV1
+
+log = logging.getLogger("echoai.executor.runner")
+
+Outcome = Literal["finished", "paused", "orphan"]
+StepFn = Callable[[StepSpec, str, list[dict[str, Any]], Callable[[str, dict[str, Any], str], None] | None], str]
+MAX_ERROR = 4000
+LOCK_POLL_SECONDS = 0.5
+
+
+class StepError(Exception):
+    def __init__(self, step: StepSpec, error: str):
+        super().__init__(error)
+        self.step = step
+        self.error = error
+
+
+class Cancelled(Exception):
+    pass
+
+
+def load_step_fn() -> StepFn:
+    """The CrewAI side, imported on first use (it takes seconds): keep it out of the API's import path."""
+    module = importlib.import_module("services.executor.runtime.crew")
+    return module.run_step  # type: ignore[no-any-return]
+
+
+@dataclass
+class RunContext:
+    request: RunRequestV1
+    plan: Plan
+    attempt: int
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> uuid.UUID:
+        return self.request.run_id
+
+    @property
+    def user_id(self) -> uuid.UUID:
+        return self.request.user_id
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        events: RunEvents,
+        pool: Executor,
+        default_llm: str,
+        step_fn: StepFn | None = None,
+    ):
+        self.engine = engine
+        self.sessionmaker = sessionmaker
+        self.events = events
+        self.pool = pool
+        self.default_llm = default_llm
+        self._step_fn = step_fn
+        self._cancelled: set[uuid.UUID] = set()
+        self.active: dict[uuid.UUID, asyncio.Task[Any]] = {}
+
+    @property
+    def step_fn(self) -> StepFn:
+        if self._step_fn is None:
+            self._step_fn = load_step_fn()
+        return self._step_fn
+
+    def note_cancel(self, run_id: uuid.UUID) -> None:
+        """A cancel arrived over the control exchange; checked at the next step boundary."""
+        if run_id in self.active:
+            self._cancelled.add(run_id)
+
+    # --- one delivery ---------------------------------------------------------------------------------------
+    async def handle(self, request: RunRequestV1, attempt: int) -> Outcome:
+        run_id = request.run_id
+        async with self.sessionmaker.begin() as session:
+            repo = ExecutionRepository(session)
+            # Waits for the send transaction that published this request to commit or roll back.
+            await repo.lock_send(run_id)
+            row = await repo.get(run_id)
+        if row is None:
+            log.warning("run request %s has no execution row (its send was rolled back); dropped", run_id)
+            return "orphan"
+        if row.status not in ("queued", "running"):
+            return await self._settled(row)
+        async with self.engine.connect() as lock_conn:
+            while not await try_lock_run(lock_conn, run_id):
+                # Another delivery runs it (a duplicate, or the copy a broker reconnect handed back): wait until
+                # it ends; if its executor dies instead, PostgreSQL frees the lock and this copy takes over.
+                latest = await self._load(run_id)
+                if latest is None:
+                    return "orphan"
+                if latest.status not in ("queued", "running"):
+                    return await self._settled(latest)
+                await asyncio.sleep(LOCK_POLL_SECONDS)
+            task = asyncio.current_task()
+            if task is not None:
+                self.active[run_id] = task
+            try:
+                return await self._run(request, attempt)
+            finally:
+                self.active.pop(run_id, None)
+                self._cancelled.discard(run_id)
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(unlock_run(lock_conn, run_id))
+
+    async def _settled(self, row: Execution) -> Outcome:
+        """A delivery for a run that is no longer runnable; re-announce its end if that never went out."""
+        if row.status in TERMINAL_STATUSES:
+            if not row.finish_published:
+                await self.events.announce_end(row)
+            return "finished"
+        return "paused"
+
+    async def _run(self, request: RunRequestV1, attempt: int) -> Outcome:
+        run_id = request.run_id
+        async with self.sessionmaker.begin() as session:
+            repo = ExecutionRepository(session)
+            before = await repo.get(run_id)
+            # Read now: the claim's RETURNING refreshes the same ORM object.
+            first_start = before is not None and before.status == "queued"
+            row = await repo.claim(run_id, attempt)
+            done_rows = await repo.steps(run_id) if row is not None else []
+        if row is None or before is None:
+            latest = await self._load(run_id)
+            return await self._settled(latest) if latest is not None else "orphan"
+        if row.cancel_requested:
+            return await self._end(row.run_id, "cancelled", error=None, output=None)
+        try:
+            plan = build_plan(
+                request.definition,
+                message=request.message,
+                inputs=request.inputs,
+                default_llm=self.default_llm,
+                extra_tool_ids=request.session_tool_ids,
+            )
+        except DefinitionError as exc:
+            return await self._end(run_id, "failed", error=f"The workflow definition cannot run: {exc}")
+        ctx = RunContext(request, plan, attempt)
+        ctx.outputs = {s.step_id: s.output or "" for s in done_rows if s.status == "completed"}
+        if first_start and not done_rows:
+            await self._emit(ctx, "run_started", data=self._started_data(ctx))
+        else:
+            await self._emit(ctx, "run_resumed", data={"reason": "redelivered", "attempt": attempt})
+        try:
+            if plan.execution_model == "parallel":
+                order = await self._parallel(ctx)
+            elif plan.execution_model == "hierarchical":
+                order = await self._hierarchical(ctx)
+            else:
+                order = await self._sequential(ctx, list(plan.steps), [])
+        except StepError as exc:
+            return await self._end(run_id, "failed", error=f"{exc.step.name}: {exc.error}"[:MAX_ERROR])
+        except Cancelled:
+            return await self._end(run_id, "cancelled")
+        return await self._end(run_id, "completed", output=run_output(plan, ctx.outputs, order))
+
+    async def _load(self, run_id: uuid.UUID) -> Execution | None:
+        async with self.sessionmaker.begin() as session:
+            return await ExecutionRepository(session).get(run_id)
+
+    def _started_data(self, ctx: RunContext) -> dict[str, Any]:
+        return {
+            "workflow_id": str(ctx.request.workflow_id),
+            "execution_model": ctx.plan.execution_model,
+            "attempt": ctx.attempt,
+            "steps": [{"step_id": s.step_id, "agent_id": s.agent_id, "agent_name": s.name} for s in ctx.plan.all_steps],
+        }
+
+    async def _end(
+        self, run_id: uuid.UUID, status: str, *, output: str | None = None, error: str | None = None
+    ) -> Outcome:
+        """Commit the terminal state first; only then the terminal event and RunFinished go out."""
+        async with self.sessionmaker.begin() as session:
+            row = await ExecutionRepository(session).finish(
+                run_id, status, output=output, error=error, from_statuses=("running",), bump_seq=self.events.enabled
+            )
+        if row is None:
+            latest = await self._load(run_id)
+            return await self._settled(latest) if latest is not None else "orphan"
+        await self.events.announce_end(row)
+        return "finished"
+
+    async def _emit(self, ctx: RunContext, type_: Any, step: StepSpec | None = None, **data: Any) -> None:
+        await self.events.emit(
+            ctx.run_id,
+            ctx.user_id,
+            type_,
+            step_id=step.step_id if step else None,
+            agent_id=step.agent_id if step else None,
+            agent_name=step.name if step else None,
+            data=data.get("data", {}),
+        )
+
+    async def _cancel_requested(self, ctx: RunContext, repo: ExecutionRepository) -> bool:
+        return ctx.run_id in self._cancelled or await repo.cancel_requested(ctx.run_id)
+
+    # --- schedulers -----------------------------------------------------------------------------------------
+    async def _sequential(self, ctx: RunContext, steps: list[StepSpec], earlier: list[StepSpec]) -> list[str]:
+        done = list(earlier)
+        for step in steps:
+            await self._step(ctx, step, [(s, ctx.outputs[s.step_id]) for s in done])
+            done.append(step)
+        return [s.step_id for s in done]
+
+    async def _hierarchical(self, ctx: RunContext) -> list[str]:
+        manager = ctx.plan.manager
+        assert manager is not None
+        plan_text = await self._step(ctx, manager, [])
+        order = delegation_order(plan_text, ctx.plan.steps)
+        return await self._sequential(ctx, order, [manager])
+
+    async def _parallel(self, ctx: RunContext) -> list[str]:
+        """A DAG by `connections`: every step whose predecessors are done starts at once."""
+        pending = {s.step_id: s for s in ctx.plan.steps}
+        running: dict[asyncio.Task[str], StepSpec] = {}
+        finished: list[str] = []
+        failure: StepError | None = None
+        cancelled = False
+        while pending or running:
+            if failure is None and not cancelled:
+                for step in [s for s in pending.values() if all(d in ctx.outputs for d in s.depends_on)]:
+                    del pending[step.step_id]
+                    earlier = [(ctx.plan.step(d), ctx.outputs[d]) for d in step.depends_on]
+                    running[asyncio.create_task(self._step(ctx, step, earlier))] = step
+            if not running:
+                break
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                step = running.pop(task)
+                try:
+                    task.result()
+                    finished.append(step.step_id)
+                except StepError as exc:
+                    failure = failure or exc
+                except Cancelled:
+                    cancelled = True
+        # In-flight steps were allowed to finish (a thread cannot be interrupted); now report the outcome.
+        if failure is not None:
+            raise failure
+        if cancelled:
+            raise Cancelled
+        return finished
+
+    # --- one step -------------------------------------------------------------------------------------------
+    def _tool_specs(self, ctx: RunContext, step: StepSpec) -> list[dict[str, Any]]:
+        specs = []
+        for ref in step.tool_ids:
+            spec = ctx.request.tools.get(ref)
+            if spec is None and ref in BUILTIN_TOOL_NAMES:
+                spec = {"tool_id": ref, "name": ref, "tool_type": "builtin", "definition": {}}
+            if spec is None:
+                log.warning("run %s: tool %s of step %s was not resolved; skipped", ctx.run_id, ref, step.step_id)
+                continue
+            specs.append(spec)
+        return specs
+
+    async def _step(self, ctx: RunContext, step: StepSpec, earlier: list[tuple[StepSpec, str]]) -> str:
+        """One durable step: recorded `running` (after the cancel check, the step boundary), run in a worker
+        thread, recorded `completed` or `failed`; each record commits with the seqs of its events."""
+        if step.step_id in ctx.outputs:
+            return ctx.outputs[step.step_id]  # finished on an earlier delivery: never again
+        who = {"step_id": step.step_id, "agent_id": step.agent_id, "agent_name": step.name}
+
+        async def start(repo: ExecutionRepository) -> list[Pending]:
+            if await self._cancel_requested(ctx, repo):
+                raise Cancelled
+            started = await repo.start_step(
+                ctx.run_id, step_id=step.step_id, agent_id=step.agent_id, agent_name=step.name,
+                position=step.position, attempt=ctx.attempt,
+            )  # fmt: skip
+            if not started:
+                raise RuntimeError(f"step {step.step_id} of run {ctx.run_id} completed elsewhere meanwhile")
+            return [Pending("step_started", **who, data={"agent_name": step.name, "role": step.role})]
+
+        await self.events.commit(ctx.run_id, ctx.user_id, start)
+        loop = asyncio.get_running_loop()
+        reported: list[Future[None]] = []
+
+        def observe(tool: str, args: dict[str, Any], result: str) -> None:
+            # Called in the worker thread while CrewAI runs the tool.
+            data = {"kind": "tool", "tool": tool, "input": args, "output": result[:MAX_ERROR]}
+            reported.append(asyncio.run_coroutine_threadsafe(self._emit(ctx, "step_output", step, data=data), loop))
+
+        prompt = step_prompt(step, earlier)
+        try:
+            output = await loop.run_in_executor(
+                self.pool, self.step_fn, step, prompt, self._tool_specs(ctx, step), observe
+            )
+        except Exception as exc:
+            error = (str(exc) or type(exc).__name__)[:MAX_ERROR]
+            log.info("run %s step %s failed: %s", ctx.run_id, step.step_id, error)
+            await self._flush(reported)
+
+            async def fail(repo: ExecutionRepository) -> list[Pending]:
+                await repo.end_step(ctx.run_id, step.step_id, "failed", error=error)
+                return [Pending("step_failed", **who, data={"error": error, "agent_name": step.name})]
+
+            await self.events.commit(ctx.run_id, ctx.user_id, fail)
+            raise StepError(step, error) from exc
+        await self._flush(reported)
+
+        async def complete(repo: ExecutionRepository) -> list[Pending]:
+            await repo.end_step(ctx.run_id, step.step_id, "completed", output=output)
+            return [
+                Pending("step_output", **who, data={"kind": "answer", "output": output}),
+                Pending("step_completed", **who, data={"output": output, "agent_name": step.name}),
+            ]
+
+        await self.events.commit(ctx.run_id, ctx.user_id, complete)
+        ctx.outputs[step.step_id] = output
+        return output
+
+    @staticmethod
+    async def _flush(reported: list[Future[None]]) -> None:
+        """Tool events go out before the step's own completion event."""
+        if reported:
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in reported), return_exceptions=True)
+
+    # --- failed deliveries ----------------------------------------------------------------------------------
+    async def note_error(self, run_id: uuid.UUID, exc: BaseException) -> None:
+        """Keep why a delivery could not be processed; never raises (the database may be what failed)."""
+        with contextlib.suppress(Exception):
+            async with self.sessionmaker.begin() as session:
+                await ExecutionRepository(session).note_error(run_id, f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
+
+    async def dead_lettered(self, request: RunRequestV1, reason: str, deliveries: int) -> None:
+        async with self.sessionmaker.begin() as session:
+            repo = ExecutionRepository(session)
+            current = await repo.get(request.run_id)
+            last = f" The last attempt failed with: {current.error}" if current and current.error else ""
+            error = (
+                f"The run was abandoned after {deliveries} delivery attempts: each time its executor stopped or "
+                f"failed before the run finished (dead-lettered: {reason}).{last}"
+            )
+            row = await repo.finish(request.run_id, "failed", error=error, bump_seq=self.events.enabled)
+            if row is not None:
+                await repo.fail_running_steps(request.run_id, "The executor stopped during this step.")
+        if row is None:
+            latest = await self._load(request.run_id)
+            if latest is not None and latest.status in TERMINAL_STATUSES and not latest.finish_published:
+                await self.events.announce_end(latest)
+            return
+        log.warning("run %s failed: %s", request.run_id, error)
+        await self.events.announce_end(row)

@@ -1,0 +1,175 @@
+"""The fan-out: one exclusive queue per gateway replica, bound to every run's events, feeding per-client queues.
+
+The consumer callback never awaits a client: it folds the event into the registry and offers it to each
+subscriber's bounded queue. A subscriber whose queue is full is dropped (close 1013), and its sender task
+cancelled, so one slow socket never slows the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+from aio_pika.abc import AbstractIncomingMessage
+from pydantic import ValidationError
+
+from services.gateway.fanout.executor import ExecutorRuns
+from services.gateway.fanout.state import BufferedEvent, RunRegistry
+from shared.messaging import Broker, StepEventV1
+from shared.settings import Settings
+
+log = logging.getLogger("echoai.gateway.fanout")
+
+CLOSE_TOO_SLOW = 1013
+CLOSE_POLICY = 1008
+CLOSE_GOING_AWAY = 1001
+
+
+class Subscriber:
+    """One WebSocket's view of one run: a bounded queue filled by the consumer, drained by its sender task."""
+
+    def __init__(self, run_id: uuid.UUID, user_id: uuid.UUID, maxsize: int):
+        self.run_id = run_id
+        self.user_id = user_id
+        self.maxsize = maxsize
+        self.queue: deque[BufferedEvent] = deque()
+        self.wake = asyncio.Event()
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.sender: asyncio.Task[Any] | None = None
+
+    def offer(self, event: BufferedEvent) -> None:
+        """Called from the consumer callback: never blocks, never awaits."""
+        if self.close_code is not None:
+            return
+        if len(self.queue) >= self.maxsize:
+            self.drop(CLOSE_TOO_SLOW, "client too slow: its event queue is full; reconnect with after_seq")
+            return
+        self.queue.append(event)
+        self.wake.set()
+
+    def drop(self, code: int, reason: str) -> None:
+        if self.close_code is not None:
+            return
+        self.close_code, self.close_reason = code, reason
+        self.queue.clear()
+        self.wake.set()
+        if self.sender is not None and not self.sender.done():
+            self.sender.cancel()
+
+    async def next_event(self, idle: float | None) -> BufferedEvent | None:
+        """The next queued event; None after `idle` seconds without one, or once dropped."""
+        while not self.queue and self.close_code is None:
+            self.wake.clear()
+            try:
+                async with asyncio.timeout(idle):  # no extra task per wait, unlike wait_for
+                    await self.wake.wait()
+            except TimeoutError:
+                return None
+        if self.close_code is not None:
+            return None
+        return self.queue.popleft()
+
+
+class Hub:
+    def __init__(self, settings: Settings, broker: Broker, http: httpx.AsyncClient):
+        self.broker = broker
+        self.registry = RunRegistry(
+            ttl=settings.step_ttl_seconds,
+            max_events_per_run=settings.step_buffer_events,
+            max_runs=settings.step_max_runs,
+            max_bytes=settings.step_buffer_max_bytes,
+        )
+        self.executor = ExecutorRuns(http, settings.service_url("executor"))
+        self.client_queue_size = settings.ws_client_queue_size
+        # A burst of deliveries is dispatched before any sender task runs again; keeping the unacked window
+        # under half a client's queue means a burst alone never overflows a client that keeps up.
+        self.prefetch = max(1, min(512, self.client_queue_size // 2))
+        self.auth_timeout = settings.ws_auth_timeout_seconds
+        self.close_timeout = 10.0  # how long a closing frame may wait for a slow client's socket
+        self.idle_check_seconds = 30.0  # how often a quiet connection asks the executor whether the run ended
+        self.ready = asyncio.Event()  # the consumer is bound
+        self._subscribers: dict[uuid.UUID, set[Subscriber]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._started = False
+
+    # -- consuming --------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind this replica's own queue; called once the broker is connected (robust: restored on reconnect)."""
+        if self._started:
+            return
+        self._started = True
+        await self.broker.consume(
+            None,
+            self.on_message,
+            exclusive=True,
+            prefetch=self.prefetch,
+            bindings=((self.broker.topology.events_exchange, "run.#"),),
+        )
+        self.ready.set()
+        log.info("consuming step events")
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        try:
+            event = StepEventV1.model_validate_json(message.body)
+        except ValidationError as exc:
+            log.warning("dropping an unreadable step event (%s errors)", exc.error_count())
+        else:
+            self.dispatch(event)
+        with contextlib.suppress(Exception):  # a delivery from before a reconnect cannot be acked; it is gone anyway
+            await message.ack()
+
+    def dispatch(self, event: StepEventV1) -> None:
+        _, buffered = self.registry.apply(event)
+        if buffered is None:
+            return
+        for sub in tuple(self._subscribers.get(event.run_id, ())):
+            if sub.user_id != event.user_id:
+                sub.drop(CLOSE_POLICY, "this run belongs to someone else")
+            else:
+                sub.offer(buffered)
+
+    # -- subscribers ------------------------------------------------------------------------------------------
+
+    def subscribe(self, run_id: uuid.UUID, user_id: uuid.UUID) -> Subscriber:
+        sub = Subscriber(run_id, user_id, self.client_queue_size)
+        self._subscribers.setdefault(run_id, set()).add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        subs = self._subscribers.get(sub.run_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subscribers[sub.run_id]
+
+    def subscribers(self) -> Iterator[Subscriber]:
+        for subs in self._subscribers.values():
+            yield from subs
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+
+    def start_sweeper(self) -> None:
+        interval = max(0.5, min(5.0, self.registry.ttl / 4))
+
+        async def sweep() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                self.registry.sweep()
+
+        self._sweeper = asyncio.create_task(sweep(), name="gateway-fanout-sweeper")
+
+    async def close(self) -> None:
+        for sub in list(self.subscribers()):
+            sub.drop(CLOSE_GOING_AWAY, "the gateway is shutting down; reconnect with after_seq")
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper

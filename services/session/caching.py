@@ -1,0 +1,75 @@
+"""Cache-aside for session reads, keyed by the session's version.
+
+A cached value is the exact JSON body of one read at one `version` of the session row, under the key
+`echo:session:v1:<session_id>:<version>[:page:<after>:<limit>]`. A read first asks PostgreSQL for the row's
+current version (a primary-key lookup returning one integer, which also checks ownership), then Memcached
+for that version's body; on a miss it reads the row and stores the body under the version that came with it.
+So an entry never holds anything but what PostgreSQL said at that version, and a reader never asks for an
+older version than the committed one:
+- the stale-set race (a slow reader storing an old body after a writer's invalidation) stores under the old
+  version's key, which no later read asks for;
+- invalidations lost while Memcached was unreachable, evictions or a restart of Memcached cannot surface an
+  old body either.
+Writes still delete the previous version's entry after the commit, to give the memory back early; page
+entries are left to their short TTL. With Memcached off or its breaker open, a read is one query.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.cache import Cache
+from shared.db import after_commit
+
+log = logging.getLogger("echoai.session.cache")
+
+SCHEMA = "v1"  # bump when the shape of a cached body changes
+PAGE_TTL_SECONDS = 60
+
+Loader = Callable[[], Awaitable[tuple[int, bytes] | None]]
+VersionOf = Callable[[], Awaitable[int | None]]
+
+
+class SessionCache:
+    def __init__(self, cache: Cache):
+        self.cache = cache
+
+    def key(self, session_id: uuid.UUID, version: int, *suffix: str) -> str:
+        return self.cache.key("session", SCHEMA, str(session_id), str(version), *suffix)
+
+    async def read(
+        self, session_id: uuid.UUID, version_of: VersionOf, load: Loader, *suffix: str, ttl: int | None = None
+    ) -> bytes | None:
+        """The body for the session's current version; None when there is no such session of this user."""
+        if not self.cache.available:
+            loaded = await load()
+            return loaded[1] if loaded else None
+        version = await version_of()
+        if version is None:
+            return None
+        hit = await self.cache.get_raw_json(self.key(session_id, version, *suffix))
+        if hit is not None:
+            return hit
+        loaded = await load()
+        if loaded is None:
+            return None
+        # Keyed by the version the body was read at, which may already be newer than `version`.
+        await self.cache.set_raw_json(self.key(session_id, loaded[0], *suffix), loaded[1], ttl)
+        return loaded[1]
+
+    def invalidate(self, db: AsyncSession, session_id: uuid.UUID, superseded_version: int | None) -> None:
+        """After the commit, drop the full-session entry of the version this write superseded."""
+        if superseded_version is None or not self.cache.enabled:
+            return
+        key = self.key(session_id, superseded_version)
+
+        async def drop() -> None:
+            # Nothing to repair when this fails: readers never ask for a superseded version again.
+            if self.cache.available:
+                await self.cache.delete(key)
+
+        after_commit(db, drop)

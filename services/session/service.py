@@ -1,0 +1,301 @@
+"""Chat sessions: the rules (limits, ownership, pagination, run outcomes) between the API and the repository.
+
+Bodies are JSON texts rendered by PostgreSQL; nothing here commits (the request dependency or the consumer
+does), and cache invalidation is registered to run after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.session.caching import PAGE_TTL_SECONDS, SessionCache
+from services.session.repository import SessionRepository, ToolConfigRow, Versioned
+from services.session.schemas import ContextIn, MessageIn, SessionCreate, ToolConfigOut
+from shared.cache import Cache
+from shared.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from shared.messaging.messages import RunFinishedV1
+from shared.pagination import decode_cursor, encode_cursor
+
+MAX_CONTENT_BYTES = 64 * 1024
+MAX_METADATA_BYTES = 16 * 1024
+MAX_VARIABLES_BYTES = 64 * 1024
+MAX_TOOL_CONFIG_BYTES = 64 * 1024
+# Every append rewrites the session's messages, so a session has a ceiling; start a new one past it.
+MAX_MESSAGES = 20_000
+MAX_SESSION_CONTENT_BYTES = 16 * 1024 * 1024
+# A run's answer is never refused, only cut at this size.
+MAX_RUN_OUTPUT_BYTES = 1024 * 1024
+
+_SESSION_NOT_FOUND = "No session with this id exists for your account; list yours with GET /sessions."
+
+
+def _not_found() -> NotFound:
+    return NotFound(_SESSION_NOT_FOUND, error="session_not_found")
+
+
+def _bad_cursor() -> BadRequest:
+    return BadRequest(
+        "The cursor is not one this API handed out; start again without `cursor`.", error="invalid_cursor"
+    )
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _check_size(what: str, size: int, limit: int) -> None:
+    if size > limit:
+        raise PayloadTooLarge(f"{what} is {size} bytes; the limit is {limit // 1024} KiB.")
+
+
+def _truncate(text: str, limit: int) -> str:
+    text = text.replace("\x00", "")
+    raw = text.encode()
+    if len(raw) <= limit:
+        return text
+    return raw[:limit].decode(errors="ignore") + "\n[truncated]"
+
+
+def _dedupe(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
+def _page_body(items: str, next_cursor: str | None, last_seq: int) -> bytes:
+    return f'{{"items":{items},"next_cursor":{json.dumps(next_cursor)},"last_seq":{last_seq}}}'.encode()
+
+
+class SessionService:
+    def __init__(self, db: AsyncSession, cache: Cache):
+        self.db = db
+        self.repo = SessionRepository(db)
+        self.cache = SessionCache(cache)
+
+    def _changed(self, session_id: uuid.UUID, new_version: int) -> None:
+        self.cache.invalidate(self.db, session_id, new_version - 1)
+
+    def _found(self, session_id: uuid.UUID, result: Versioned | None) -> str:
+        if result is None:
+            raise _not_found()
+        self._changed(session_id, result.version)
+        return result.body
+
+    # Sessions
+
+    async def create(self, user_id: uuid.UUID, body: SessionCreate) -> str:
+        _check_size("variables", _size(body.variables), MAX_VARIABLES_BYTES)
+        created = await self.repo.create(
+            user_id,
+            title=body.title,
+            context_type=body.context_type,
+            context_id=body.context_id,
+            variables=body.variables,
+            selected_tool_ids=_dedupe(body.selected_tool_ids),
+        )
+        return created.body
+
+    async def get(self, user_id: uuid.UUID, session_id: uuid.UUID) -> bytes:
+        async def load() -> tuple[int, bytes] | None:
+            row = await self.repo.full(user_id, session_id)
+            return (row.version, row.body.encode()) if row else None
+
+        body = await self.cache.read(session_id, lambda: self.repo.version(user_id, session_id), load)
+        if body is None:
+            raise _not_found()
+        return body
+
+    async def list_sessions(
+        self, user_id: uuid.UUID, *, limit: int, cursor: str | None, context_type: str | None, context_id: str | None
+    ) -> bytes:
+        before: tuple[datetime, uuid.UUID] | None = None
+        position = decode_cursor(cursor)
+        if position is not None:
+            try:
+                before = (datetime.fromisoformat(position["updated_at"]), uuid.UUID(position["session_id"]))
+            except (KeyError, TypeError, ValueError):
+                raise _bad_cursor() from None
+        rows = await self.repo.list_sessions(
+            user_id, limit=limit + 1, before=before, context_type=context_type, context_id=context_id
+        )
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            next_cursor = encode_cursor({"updated_at": last.updated_at.isoformat(), "session_id": str(last.session_id)})
+        return f'{{"items":[{",".join(r.body for r in rows)}],"next_cursor":{json.dumps(next_cursor)}}}'.encode()
+
+    async def delete(self, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+        version = await self.repo.delete(user_id, session_id)
+        if version is None:
+            raise _not_found()
+        self.cache.invalidate(self.db, session_id, version)
+
+    async def set_title(self, user_id: uuid.UUID, session_id: uuid.UUID, title: str) -> str:
+        return self._found(session_id, await self.repo.set_title(user_id, session_id, title))
+
+    async def set_context(self, user_id: uuid.UUID, session_id: uuid.UUID, body: ContextIn) -> str:
+        result = await self.repo.set_context(user_id, session_id, body.context_type, body.context_id)
+        return self._found(session_id, result)
+
+    async def patch_variables(self, user_id: uuid.UUID, session_id: uuid.UUID, patch: dict[str, Any]) -> str:
+        """RFC 7396 merge patch, applied by PostgreSQL in one statement; answers `{"variables": ...}`."""
+        _check_size("The patch", _size(patch), MAX_VARIABLES_BYTES)
+        result = await self.repo.patch_variables(user_id, session_id, patch)
+        variables = self._found(session_id, result)
+        # Raising rolls the transaction back, so an oversized result is never stored.
+        _check_size("variables after this patch", len(variables.encode()), MAX_VARIABLES_BYTES)
+        return f'{{"variables":{variables}}}'
+
+    async def set_tools(self, user_id: uuid.UUID, session_id: uuid.UUID, tool_ids: list[str]) -> str:
+        """Replace the selection (order kept, duplicates dropped); answers `{"selected_tool_ids": [...]}`."""
+        result = await self.repo.set_tools(user_id, session_id, _dedupe(tool_ids))
+        return f'{{"selected_tool_ids":{self._found(session_id, result)}}}'
+
+    async def record_run(self, user_id: uuid.UUID, session_id: uuid.UUID, run_id: uuid.UUID) -> str:
+        """Idempotent: recording a run twice keeps one entry; answers `{"run_ids": [...]}`."""
+        result, changed = await self.repo.record_run(user_id, session_id, run_id)
+        if result is None:
+            raise _not_found()
+        if changed:
+            self._changed(session_id, result.version)
+        return f'{{"run_ids":{result.body}}}'
+
+    # Messages
+
+    async def append(self, user_id: uuid.UUID, session_id: uuid.UUID, body: MessageIn) -> str:
+        _check_size("The message content", len(body.content.encode()), MAX_CONTENT_BYTES)
+        _check_size("The message metadata", _size(body.metadata), MAX_METADATA_BYTES)
+        result = await self.repo.append(
+            user_id,
+            session_id,
+            role=body.role,
+            content=body.content,
+            metadata=body.metadata,
+            run_id=body.run_id,
+            max_messages=MAX_MESSAGES,
+            max_bytes=MAX_SESSION_CONTENT_BYTES,
+        )
+        if result is None:
+            size = await self.repo.size(user_id, session_id)
+            if size is None:
+                raise _not_found()
+            raise Conflict(
+                f"This session is full ({size[0]} messages, {size[1]} bytes of content; the limits are {MAX_MESSAGES} "
+                f"messages and {MAX_SESSION_CONTENT_BYTES // (1024 * 1024)} MiB); start a new session.",
+                error="session_full",
+            )
+        self._changed(session_id, result.version)
+        return result.body
+
+    async def messages(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, *, after_seq: int, cursor: str | None, limit: int
+    ) -> bytes:
+        """Messages with seq > after_seq (or after the cursor's position), oldest first."""
+        position = decode_cursor(cursor)
+        if position is not None:
+            after = position.get("after_seq")
+            if not isinstance(after, int) or after < 0:
+                raise _bad_cursor()
+            after_seq = after
+
+        async def load() -> tuple[int, bytes] | None:
+            page = await self.repo.page(user_id, session_id, after_seq, limit)
+            if page is None:
+                return None
+            end = min(after_seq + limit, page.message_count)
+            next_cursor = encode_cursor({"after_seq": end}) if end < page.message_count else None
+            return page.version, _page_body(page.items, next_cursor, page.message_count)
+
+        body = await self.cache.read(
+            session_id,
+            lambda: self.repo.version(user_id, session_id),
+            load,
+            "page",
+            str(after_seq),
+            str(limit),
+            ttl=PAGE_TTL_SECONDS,
+        )
+        if body is None:
+            raise _not_found()
+        return body
+
+    async def delete_message(self, user_id: uuid.UUID, session_id: uuid.UUID, message_id: uuid.UUID) -> None:
+        """Only the latest message can be taken back, so seq stays gap-free."""
+        version = await self.repo.delete_latest_message(user_id, session_id, message_id)
+        if version is not None:
+            self._changed(session_id, version)
+            return
+        exists = await self.repo.has_message(user_id, session_id, message_id)
+        if exists is None:
+            raise _not_found()
+        if not exists:
+            raise NotFound("This session has no message with this id.", error="message_not_found")
+        raise Conflict(
+            "Only the latest message of a session can be deleted (seq stays gap-free); this one has later messages.",
+            error="message_not_latest",
+        )
+
+    # Per-tool configuration overrides
+
+    async def put_tool_config(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, tool_id: str, config: dict[str, Any]
+    ) -> ToolConfigOut:
+        _check_size("The tool config", _size(config), MAX_TOOL_CONFIG_BYTES)
+        version = await self.repo.touch(user_id, session_id)
+        if version is None:
+            raise _not_found()
+        self._changed(session_id, version)
+        return _config_out(await self.repo.upsert_tool_config(session_id, tool_id, config))
+
+    async def delete_tool_config(self, user_id: uuid.UUID, session_id: uuid.UUID, tool_id: str) -> None:
+        version = await self.repo.touch(user_id, session_id)
+        if version is None:
+            raise _not_found()
+        if not await self.repo.delete_tool_config(session_id, tool_id):
+            raise NotFound("This session has no config for this tool.", error="tool_config_not_found")
+        self._changed(session_id, version)
+
+    async def list_tool_configs(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, *, limit: int, cursor: str | None
+    ) -> tuple[list[ToolConfigOut], str | None]:
+        position = decode_cursor(cursor)
+        after = position.get("tool_id") if position else ""
+        if not isinstance(after, str):
+            raise _bad_cursor()
+        if not await self.repo.owns(user_id, session_id):
+            raise _not_found()
+        rows = await self.repo.list_tool_configs(session_id, after=after, limit=limit + 1)
+        next_cursor = encode_cursor({"tool_id": rows[limit - 1].tool_id}) if len(rows) > limit else None
+        return [_config_out(r) for r in rows[:limit]], next_cursor
+
+    # Run outcomes (from the broker)
+
+    async def record_run_outcome(self, event: RunFinishedV1) -> bool:
+        """Append the run's answer (or why it did not finish) once per run; False when nothing changed."""
+        assert event.session_id is not None
+        if event.status == "completed":
+            role, content = "assistant", event.output or ""
+        elif event.status == "failed":
+            role, content = "system", f"The run failed: {event.error or 'no reason was given'}"
+        else:
+            role, content = "system", "The run was cancelled" + (f": {event.error}" if event.error else ".")
+        version = await self.repo.append_run_outcome(
+            event.user_id,
+            event.session_id,
+            run_id=event.run_id,
+            role=role,
+            content=_truncate(content, MAX_RUN_OUTPUT_BYTES),
+            metadata={"source": "run", "status": event.status, "workflow_id": str(event.workflow_id)},
+        )
+        if version is None:
+            return False
+        self._changed(event.session_id, version)
+        return True
+
+
+def _config_out(row: ToolConfigRow) -> ToolConfigOut:
+    return ToolConfigOut(tool_id=row.tool_id, config=row.config, created_at=row.created_at, updated_at=row.updated_at)

@@ -1,0 +1,223 @@
+"""Saving workflows by the save matrix, reading them back, versions and restore.
+
+| save_as | working copy on disk | database row | version |
+| draft   | draft/{id}.json      | upsert       | no      |
+| temp    | temp/{id}.json       | untouched    | no      |
+| final   | final/{id}.json      | upsert       | new     |
+
+The database is the source of truth. A draft or final save whose copy cannot be written still succeeds (the
+failure is logged); a temp save has nowhere else to go, so failing to write it is a 503.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.workflow.domain.definitions import normalise_agent_ids
+from services.workflow.models import Workflow, WorkflowVersion
+from services.workflow.paging import after_number, keyset, split_page
+from services.workflow.repository import AgentRepository, WorkflowRepository
+from services.workflow.schemas import (
+    SaveIn,
+    VersionOut,
+    VersionSummary,
+    WorkflowOut,
+    WorkflowSummary,
+)
+from services.workflow.storage import Kind, WorkingCopies
+from shared.db import after_commit, utcnow
+from shared.errors import Conflict, NotFound, ServiceUnavailable
+from shared.pagination import Page
+
+log = logging.getLogger("echoai.workflow")
+
+
+def _not_found(workflow_id: uuid.UUID) -> NotFound:
+    return NotFound(f"No workflow {workflow_id} in your account.", error="workflow_not_found")
+
+
+def summary(row: Workflow) -> WorkflowSummary:
+    return WorkflowSummary.model_validate(row, from_attributes=True)
+
+
+def full(row: Workflow) -> WorkflowOut:
+    return WorkflowOut.model_validate(row, from_attributes=True)
+
+
+class Workflows:
+    def __init__(self, session: AsyncSession, copies: WorkingCopies):
+        self.session = session
+        self.copies = copies
+        self.repo = WorkflowRepository(session)
+        self.agents = AgentRepository(session)
+
+    # --- saves -------------------------------------------------------------------------------------------
+
+    async def create(self, user_id: uuid.UUID, body: SaveIn) -> WorkflowOut:
+        return await self._save(user_id, uuid.uuid4(), body, current=None)
+
+    async def replace(self, user_id: uuid.UUID, workflow_id: uuid.UUID, body: SaveIn) -> WorkflowOut:
+        """PUT: the workflow must exist for this user, in the database or (never saved beyond temp) on disk."""
+        row = await self.repo.find(workflow_id)
+        if row is not None and (row.user_id != user_id or row.deleted_at is not None):
+            raise _not_found(workflow_id)
+        if row is None and not await self.copies.exists(user_id, "temp", workflow_id):
+            raise NotFound(
+                f"No workflow {workflow_id} in your account; create one with POST /workflows.",
+                error="workflow_not_found",
+            )
+        return await self._save(user_id, workflow_id, body, current=row)
+
+    async def _save(
+        self, user_id: uuid.UUID, workflow_id: uuid.UUID, body: SaveIn, current: Workflow | None
+    ) -> WorkflowOut:
+        definition = body.definition.as_stored()
+        if body.save_as == "temp":
+            normalise_agent_ids(definition, user_id)
+            return await self._save_temp(user_id, workflow_id, definition, current)
+        return await self._persist(user_id, workflow_id, body.definition.name, body.save_as, definition)
+
+    async def _save_temp(
+        self, user_id: uuid.UUID, workflow_id: uuid.UUID, definition: dict[str, Any], current: Workflow | None
+    ) -> WorkflowOut:
+        try:
+            await self.copies.write(user_id, "temp", workflow_id, definition)
+        except OSError as exc:
+            log.error(
+                "temp save failed: cannot write the working copy: %s",
+                exc,
+                extra={"fields": {"workflow_id": str(workflow_id), "user_id": str(user_id)}},
+            )
+            raise ServiceUnavailable(
+                "The temporary working copy could not be written to disk; try again, or save it as a draft.",
+                error="storage_unavailable",
+            ) from None
+        now = utcnow()
+        return WorkflowOut(
+            workflow_id=workflow_id,
+            name=definition["name"],
+            status="temp",
+            version=current.version if current else 0,
+            created_at=current.created_at if current else now,
+            updated_at=now,
+            definition=definition,
+        )
+
+    async def _persist(
+        self, user_id: uuid.UUID, workflow_id: uuid.UUID, name: str, status: Kind, definition: dict[str, Any]
+    ) -> WorkflowOut:
+        agents = normalise_agent_ids(definition, user_id)
+        # This statement locks the workflow row until commit: every later step of a save of this workflow,
+        # the file write included, happens in version order.
+        row = await self.repo.save(workflow_id, user_id, name, status, definition)
+        if row is None:  # deleted (or never ours) between the check and the save
+            raise _not_found(workflow_id)
+        if status == "final":
+            await self.repo.add_version(workflow_id, row.version, name, definition)
+        written = await self.agents.upsert_from_workflow(user_id, workflow_id, agents)
+        taken = sorted({a.agent_id for a in agents} - written)
+        if taken:
+            raise Conflict(
+                f"The agent_id {taken[0]} is already used by another account; remove that agent_id from the "
+                "definition to get a new one.",
+                error="agent_id_taken",
+            )
+        await self._write_copy(user_id, status, workflow_id, definition)
+        return full(row)
+
+    async def _write_copy(
+        self, user_id: uuid.UUID, kind: Kind, workflow_id: uuid.UUID, definition: dict[str, Any]
+    ) -> None:
+        try:
+            await self.copies.write(user_id, kind, workflow_id, definition)
+        except OSError as exc:
+            log.error(
+                "%s working copy not written (the save itself succeeded): %s",
+                kind,
+                exc,
+                extra={"fields": {"workflow_id": str(workflow_id), "user_id": str(user_id)}},
+            )
+
+    # --- reads -------------------------------------------------------------------------------------------
+
+    async def get(self, user_id: uuid.UUID, workflow_id: uuid.UUID) -> WorkflowOut:
+        row = await self.repo.get(user_id, workflow_id)
+        if row is None:
+            raise _not_found(workflow_id)
+        return full(row)
+
+    async def get_temp(self, user_id: uuid.UUID, workflow_id: uuid.UUID) -> WorkflowOut:
+        row = await self.repo.find(workflow_id)
+        if row is not None and (row.user_id != user_id or row.deleted_at is not None):
+            raise _not_found(workflow_id)
+        working = await self.copies.read(user_id, "temp", workflow_id)
+        if working is None:
+            raise NotFound(f"Workflow {workflow_id} has no temp working copy.", error="temp_copy_not_found")
+        return WorkflowOut(
+            workflow_id=workflow_id,
+            name=str(working.definition.get("name", "")),
+            status="temp",
+            version=row.version if row else 0,
+            created_at=row.created_at if row else working.saved_at,
+            updated_at=working.saved_at,
+            definition=working.definition,
+        )
+
+    async def page(
+        self, user_id: uuid.UUID, status: str | None, cursor: str | None, limit: int
+    ) -> Page[WorkflowSummary]:
+        rows = await self.repo.page(user_id, status, keyset(cursor), limit + 1)
+        items, next_cursor = split_page(
+            rows, limit, lambda w: {"t": w.created_at.isoformat(), "id": str(w.workflow_id)}
+        )
+        return Page(items=[summary(r) for r in items], next_cursor=next_cursor)
+
+    async def delete(self, user_id: uuid.UUID, workflow_id: uuid.UUID) -> None:
+        if await self.repo.soft_delete(user_id, workflow_id):
+
+            async def remove_copies() -> None:
+                await self.copies.remove_all(user_id, workflow_id)
+
+            # Only once the delete is durable: a rolled-back delete keeps its working copies.
+            after_commit(self.session, remove_copies)
+            return
+        # A workflow never saved beyond temp lives only on disk.
+        if await self.repo.find(workflow_id) is None and await self.copies.exists(user_id, "temp", workflow_id):
+            await self.copies.remove_all(user_id, workflow_id)
+            return
+        raise _not_found(workflow_id)
+
+    # --- versions ----------------------------------------------------------------------------------------
+
+    async def versions(
+        self, user_id: uuid.UUID, workflow_id: uuid.UUID, cursor: str | None, limit: int
+    ) -> Page[VersionSummary]:
+        if await self.repo.get(user_id, workflow_id) is None:
+            raise _not_found(workflow_id)
+        rows = await self.repo.versions(user_id, workflow_id, after_number(cursor), limit + 1)
+        items, next_cursor = split_page(rows, limit, lambda v: {"n": v.version})
+        return Page(
+            items=[VersionSummary.model_validate(v, from_attributes=True) for v in items], next_cursor=next_cursor
+        )
+
+    async def _version(self, user_id: uuid.UUID, workflow_id: uuid.UUID, number: int) -> WorkflowVersion:
+        found = await self.repo.version(user_id, workflow_id, number)
+        if found is None:
+            raise NotFound(
+                f"Workflow {workflow_id} has no version {number} in your account.", error="version_not_found"
+            )
+        return found
+
+    async def version(self, user_id: uuid.UUID, workflow_id: uuid.UUID, number: int) -> VersionOut:
+        return VersionOut.model_validate(await self._version(user_id, workflow_id, number), from_attributes=True)
+
+    async def restore(self, user_id: uuid.UUID, workflow_id: uuid.UUID, number: int) -> WorkflowOut:
+        """The snapshot becomes the current draft (a draft save of it: agents synced, draft copy written)."""
+        snapshot = await self._version(user_id, workflow_id, number)
+        definition = copy.deepcopy(snapshot.definition)
+        return await self._persist(user_id, workflow_id, snapshot.name, "draft", definition)

@@ -1,0 +1,160 @@
+"""Request and response bodies. Definitions and agents keep every key a client sends (extra="allow"); only the
+minimal shape the executor relies on is checked."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+SaveAs = Literal["draft", "temp", "final"]
+WorkflowStatus = Literal["draft", "temp", "final"]
+ExecutionModel = Literal["sequential", "parallel", "hierarchical"]
+ToolType = Literal["builtin", "api", "custom"]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
+
+
+class _Open(BaseModel):
+    """Unknown keys are kept and handed on unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class TaskSpec(_Open):
+    description: str
+    expected_output: str | None = None
+
+
+class LlmSpec(_Open):
+    provider: str = Field(min_length=1)
+    model: str | None = None
+    delay_ms: int | None = Field(default=None, ge=0)
+    fail_with: str | None = None
+
+
+class HitlSpec(_Open):
+    mode: Literal["approval"]
+
+
+class AgentSpec(_Open):
+    """An agent as it appears in a definition, and as the body of POST/PUT /agents."""
+
+    agent_id: str | None = Field(
+        default=None,
+        description="A UUID, a legacy `agt_<32 hex>` / `agt_<uuid>`, or any string (mapped to a stable UUID). "
+        "Assigned on save when missing.",
+    )
+    name: Name
+    role: str | None = None
+    goal: str | None = None
+    backstory: str | None = None
+    task: TaskSpec | None = None
+    llm: LlmSpec | None = None
+    tools: list[str] = Field(default_factory=list, description="Tool IDs (see GET /tools).")
+    hitl: HitlSpec | None = None
+
+
+class Connection(_Open):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    from_: str = Field(alias="from")
+    to: str
+
+
+class ManagerSpec(_Open):
+    llm: LlmSpec | None = None
+
+
+class WorkflowDefinition(_Open):
+    """The minimal shape of a workflow definition; every other key is stored and returned as sent."""
+
+    model_config = ConfigDict(extra="allow", title="WorkflowDefinition")
+
+    name: Name
+    execution_model: ExecutionModel = "sequential"
+    agents: list[AgentSpec] = Field(default_factory=list)
+    connections: list[Connection] = Field(default_factory=list)
+    manager: ManagerSpec | None = None
+
+    def as_stored(self) -> dict[str, Any]:
+        """The definition as the client sent it: no defaults added, `from` spelled as `from`."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+class SaveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    definition: WorkflowDefinition
+    save_as: SaveAs = Field(description="draft: database + file; temp: file only; final: database + file + version.")
+
+
+class WorkflowSummary(BaseModel):
+    workflow_id: uuid.UUID
+    name: str
+    status: WorkflowStatus
+    version: int = Field(description="The number of the latest final version; 0 when there is none.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkflowOut(WorkflowSummary):
+    definition: dict[str, Any]
+
+
+class VersionSummary(BaseModel):
+    workflow_id: uuid.UUID
+    version: int
+    name: str
+    created_at: datetime
+
+
+class VersionOut(VersionSummary):
+    definition: dict[str, Any]
+
+
+class AgentOut(BaseModel):
+    agent_id: uuid.UUID
+    name: str
+    source_workflow_id: uuid.UUID | None
+    definition: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+Tag = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class ToolIn(BaseModel):
+    # Unknown keys (e.g. `builtin`, `created_at` of a fetched tool sent back) are ignored, not stored.
+    model_config = ConfigDict(extra="ignore")
+
+    tool_id: str | None = Field(
+        default=None, description="POST only: a UUID or legacy `tool_...` ID; assigned when missing."
+    )
+    name: Name
+    tool_type: ToolType
+    tags: list[Tag] = Field(default_factory=list, max_length=32)
+    definition: dict[str, Any] = Field(
+        default_factory=dict, description="api tools: `url` (http or https) and optional `method`."
+    )
+
+
+class ToolOut(BaseModel):
+    tool_id: uuid.UUID
+    name: str
+    tool_type: ToolType
+    tags: list[str]
+    definition: dict[str, Any]
+    builtin: bool = Field(description="True for the platform's own tools: visible to everyone, read-only.")
+    created_at: datetime
+    updated_at: datetime

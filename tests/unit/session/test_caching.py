@@ -1,0 +1,123 @@
+"""The version-keyed cache-aside logic, against an in-memory stand-in for shared.cache.Cache."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from services.session.caching import SessionCache
+from shared.cache import CircuitBreaker
+
+
+class MemoryCache:
+    def __init__(self, available: bool = True):
+        self.available = available
+        self.enabled = True
+        self.data: dict[str, bytes] = {}
+        self.deleted: list[str] = []
+
+    def key(self, *parts: str) -> str:
+        return ":".join(("echo", *parts))
+
+    async def get_raw_json(self, key: str) -> bytes | None:
+        return self.data.get(key)
+
+    async def set_raw_json(self, key: str, payload: bytes, ttl: int | None = None) -> bool:
+        self.data[key] = payload
+        return True
+
+    async def delete(self, *keys: str) -> bool:
+        self.deleted += keys
+        return True
+
+
+class FakeDb:
+    def __init__(self) -> None:
+        self.info: dict[str, Any] = {}
+
+
+def _reader(versions: list[int | None], rows: list[tuple[int, bytes] | None]) -> tuple[Any, Any, dict[str, int]]:
+    calls = {"version": 0, "load": 0}
+
+    async def version_of() -> int | None:
+        calls["version"] += 1
+        return versions.pop(0)
+
+    async def load() -> tuple[int, bytes] | None:
+        calls["load"] += 1
+        return rows.pop(0)
+
+    return version_of, load, calls
+
+
+SID = uuid.UUID("00000000-0000-0000-0000-0000000000aa")
+
+
+async def test_miss_stores_under_the_version_that_was_read() -> None:
+    cache = MemoryCache()
+    sc = SessionCache(cache)  # type: ignore[arg-type]
+    # The row moved on between the version lookup (3) and the read (4): the body is stored as version 4.
+    version_of, load, _ = _reader([3], [(4, b'{"v":4}')])
+    assert await sc.read(SID, version_of, load) == b'{"v":4}'
+    assert set(cache.data) == {sc.key(SID, 4)}
+
+
+async def test_hit_does_not_read_the_row() -> None:
+    cache = MemoryCache()
+    sc = SessionCache(cache)  # type: ignore[arg-type]
+    cache.data[sc.key(SID, 7)] = b"cached"
+    version_of, load, calls = _reader([7], [])
+    assert await sc.read(SID, version_of, load) == b"cached"
+    assert calls == {"version": 1, "load": 0}
+
+
+async def test_an_entry_of_an_older_version_is_never_served() -> None:
+    cache = MemoryCache()
+    sc = SessionCache(cache)  # type: ignore[arg-type]
+    cache.data[sc.key(SID, 7)] = b"old"  # e.g. set by a slow reader after the writer's invalidation
+    version_of, load, _ = _reader([8], [(8, b"new")])
+    assert await sc.read(SID, version_of, load) == b"new"
+
+
+async def test_unavailable_cache_is_one_query() -> None:
+    sc = SessionCache(MemoryCache(available=False))  # type: ignore[arg-type]
+    version_of, load, calls = _reader([], [(1, b"x")])
+    assert await sc.read(SID, version_of, load) == b"x"
+    assert calls == {"version": 0, "load": 1}
+
+
+async def test_missing_session_is_none() -> None:
+    sc = SessionCache(MemoryCache())  # type: ignore[arg-type]
+    version_of, load, _ = _reader([None], [])
+    assert await sc.read(SID, version_of, load) is None
+    version_of, load, _ = _reader([2], [None])  # deleted between the two queries
+    assert await sc.read(SID, version_of, load) is None
+
+
+async def test_invalidation_runs_after_commit_only() -> None:
+    cache = MemoryCache()
+    sc = SessionCache(cache)  # type: ignore[arg-type]
+    db = FakeDb()
+    sc.invalidate(db, SID, 5)  # type: ignore[arg-type]
+    assert cache.deleted == []
+    for hook in db.info["after_commit"]:
+        await hook()
+    assert cache.deleted == [sc.key(SID, 5)]
+
+
+@pytest.mark.parametrize("probing", [False, True])
+def test_breaker_ready_does_not_use_up_the_probe(probing: bool) -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(threshold=1, cooldown=5, clock=lambda: now[0])
+    assert breaker.ready()
+    breaker.failure()
+    assert not breaker.ready()
+    now[0] = 6
+    if probing:
+        assert breaker.allow()  # someone took the probe
+        assert not breaker.ready()
+    else:
+        assert breaker.ready() and breaker.ready()
+        assert breaker.allow()
