@@ -1,0 +1,22 @@
+# EchoAI workflow service. Build from the repository root: docker build -f deploy/workflow.Dockerfile .
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY shared ./shared
+COPY services ./services
+COPY tools ./tools
+RUN pip install --no-cache-dir --prefix=/install ".[workflow]"
+
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --home /var/lib/echoai echoai && mkdir -p /var/lib/echoai && chown echoai /var/lib/echoai
+COPY --from=build /install /usr/local
+WORKDIR /app
+COPY --chown=echoai shared ./shared
+COPY --chown=echoai services ./services
+COPY --chown=echoai tools ./tools
+ENV PYTHONUNBUFFERED=1 ECHO_HOST=0.0.0.0
+ENV ECHO_WORKFLOW_FS_ROOT=/var/lib/echoai/workflows
+USER echoai
+EXPOSE 8001
+HEALTHCHECK --interval=10s --timeout=3s --retries=5 CMD python -c "import os,urllib.request;urllib.request.urlopen('http://127.0.0.1:'+os.environ.get('ECHO_WORKFLOW_PORT','8001')+'/health',timeout=2)"
+CMD ["python", "-m", "services.workflow", "serve"]
