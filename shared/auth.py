@@ -34,7 +34,13 @@ def issue_token(user_id: uuid.UUID, settings: Settings | None = None, ttl: int |
     settings = settings or get_settings()
     expires_in = ttl if ttl is not None else settings.jwt_ttl_seconds
     now = int(time.time())
-    claims = {"sub": str(user_id), "iat": now, "exp": now + expires_in, "iss": settings.jwt_issuer, "aud": settings.jwt_audience}
+    claims = {
+        "sub": str(user_id),
+        "iat": now,
+        "exp": now + expires_in,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+    }
     if settings.jwt_algorithm == "RS256":
         if settings.jwt_private_key is None:
             raise ServiceUnavailable(

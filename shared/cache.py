@@ -8,6 +8,7 @@ an optimisation only: every method returns a miss / does nothing on failure inst
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -184,8 +185,6 @@ class Cache:
 
     def close(self) -> None:
         if self._client is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._client.close()
-            except Exception:
-                pass
         self._pool.shutdown(wait=False, cancel_futures=True)

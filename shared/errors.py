@@ -109,9 +109,7 @@ async def _echo_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse(
-        error_body("validation_error", describe_validation_errors(list(exc.errors()))), status_code=422
-    )
+    return JSONResponse(error_body("validation_error", describe_validation_errors(list(exc.errors()))), status_code=422)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:

@@ -86,6 +86,8 @@ class RequestIdMiddleware:
                     scope["method"],
                     scope["path"],
                     status["code"],
-                    extra={"fields": {"status": status["code"], "ms": round((time.perf_counter() - started) * 1000, 1)}},
+                    extra={
+                        "fields": {"status": status["code"], "ms": round((time.perf_counter() - started) * 1000, 1)}
+                    },
                 )
             request_id_var.reset(token)

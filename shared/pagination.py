@@ -35,7 +35,11 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise BadRequest("The cursor is not one this API handed out; start again without `cursor`.", error="invalid_cursor") from None
+        raise BadRequest(
+            "The cursor is not one this API handed out; start again without `cursor`.", error="invalid_cursor"
+        ) from None
     if not isinstance(data, dict):
-        raise BadRequest("The cursor is not one this API handed out; start again without `cursor`.", error="invalid_cursor")
+        raise BadRequest(
+            "The cursor is not one this API handed out; start again without `cursor`.", error="invalid_cursor"
+        )
     return data

@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 
 from shared.settings import get_settings
 
-HINT = "Start it with `docker compose up -d postgres rabbitmq memcached` where Docker exists, or your system's service manager"
+HINT = "Start it with `docker compose up -d postgres rabbitmq memcached` where Docker exists, or locally with"
 
 
 def _open(host: str, port: int) -> bool:
@@ -25,17 +25,24 @@ def main() -> int:
     s = get_settings()
     db = make_url(s.database_url)
     if not _open(db.host or "127.0.0.1", db.port or 5432):
-        print(f"PostgreSQL is not reachable at {db.host}:{db.port or 5432}. {HINT} (e.g. `pg_ctlcluster 15 main start`), or set ECHO_DATABASE_URL.", file=sys.stderr)
+        where = f"{db.host}:{db.port or 5432}"
+        print(
+            f"PostgreSQL is not reachable at {where}. {HINT} `pg_ctlcluster 15 main start`, or set ECHO_DATABASE_URL."
+        )
         return 1
     amqp = urlparse(s.amqp_url)
     if not _open(amqp.hostname or "127.0.0.1", amqp.port or 5672):
-        print(f"RabbitMQ is not reachable at {amqp.hostname}:{amqp.port or 5672}. {HINT} (e.g. `rabbitmq-server -detached`), or set ECHO_AMQP_URL.", file=sys.stderr)
+        where = f"{amqp.hostname}:{amqp.port or 5672}"
+        print(f"RabbitMQ is not reachable at {where}. {HINT} `rabbitmq-server -detached`, or set ECHO_AMQP_URL.", file=sys.stderr)
         return 1
     if s.cache_enabled:
         host, port = s.memcached_server_list[0]
         if not _open(host, port):
-            print(f"warning: Memcached is not reachable at {host}:{port}; sessions are served from PostgreSQL only "
-                  "(start it with `memcached -d -m 64`, or set ECHO_CACHE_ENABLED=false to silence this).", file=sys.stderr)
+            print(
+                f"warning: Memcached is not reachable at {host}:{port}; sessions are served from PostgreSQL only "
+                "(start it with `memcached -d -m 64`, or set ECHO_CACHE_ENABLED=false).",
+                file=sys.stderr,
+            )
     return 0
 
 

@@ -14,7 +14,10 @@ from shared.service import create_service_app
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Consumers are attached once the broker is up; aio-pika's robust connection restores them after a reconnect.
     app.state.broker.on_connect(lambda: consumer.start(app))
-    yield
+    try:
+        yield
+    finally:
+        await consumer.stop(app)
 
 
 def create_app() -> FastAPI:

@@ -10,8 +10,9 @@ queue after a short pause.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
@@ -32,6 +33,7 @@ RETRY_DELAY_SECONDS = 1.0
 # A delivery that fails for a reason other than an outage is retried this often before it is dropped (logged).
 MAX_DELIVERIES_ON_ERROR = 5
 PREFETCH = 16
+WATCH_INTERVAL_SECONDS = 5.0
 # SQLSTATE classes that mean "try again later": connection, insufficient resources, operator intervention,
 # plus serialization failure and deadlock.
 _TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57", "40001", "40P01")
@@ -46,8 +48,46 @@ async def start(app: FastAPI) -> None:
     async def on_message(message: AbstractIncomingMessage) -> None:
         await handle(maker, cache, message)
 
-    await broker.consume(spec.name, on_message, prefetch=PREFETCH, arguments=spec.arguments)
-    log.info("consuming run outcomes from %s", spec.name)
+    async def subscribe() -> None:
+        await broker.consume(spec.name, on_message, prefetch=PREFETCH, arguments=spec.arguments)
+        log.info("consuming run outcomes from %s", spec.name)
+
+    # Watching first: should this first subscription fail, the watch subscribes later.
+    app.state.run_outcome_watch = asyncio.create_task(_watch(broker, spec.name, subscribe), name="run-outcome-watch")
+    await subscribe()
+
+
+async def stop(app: FastAPI) -> None:
+    task: asyncio.Task[None] | None = getattr(app.state, "run_outcome_watch", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _watch(broker: Broker, queue: str, subscribe: Callable[[], Awaitable[None]]) -> None:
+    """Subscribe again when the queue has lost every consumer while the connection is up.
+
+    aio-pika's robust connection restores consumers after a reconnect, but the restore can fail for good when
+    the broker accepts connections before its quorum queue is ready again; the answers would then wait in the
+    queue until a restart of this service. (With several replicas one of them consuming is enough.)
+    """
+    while True:
+        await asyncio.sleep(WATCH_INTERVAL_SECONDS)
+        if not broker.connected or broker.connection is None:
+            continue
+        try:
+            channel = await broker.connection.channel()
+            try:
+                declared = await channel.declare_queue(queue, passive=True)
+                consumers = declared.declaration_result.consumer_count
+            finally:
+                await channel.close()
+            if consumers == 0:
+                log.warning("the run outcome queue has no consumer after a reconnect; subscribing again")
+                await subscribe()
+        except Exception as exc:  # the broker is coming back: try again next time
+            log.info("could not check the run outcome consumer (%s)", type(exc).__name__)
 
 
 def _sqlstate(error: BaseException) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import aio_pika
@@ -43,7 +43,7 @@ class Broker:
         self._connected = asyncio.Event()
         self._stopping = asyncio.Event()
         self._connector: asyncio.Task[None] | None = None
-        self._on_connect: list[Callable[[], Awaitable[None]]] = []
+        self._on_connect: list[Callable[[], Coroutine[Any, Any, None]]] = []
         # Robust objects are only restored while referenced: keep every queue and consumer here.
         self._keep: list[Any] = []
         self._consumer_tags: dict[int, str] = {}
@@ -58,7 +58,7 @@ class Broker:
             await asyncio.wait_for(self._connected.wait(), timeout)
         return self._connected.is_set()
 
-    def on_connect(self, callback: Callable[[], Awaitable[None]]) -> None:
+    def on_connect(self, callback: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run `callback` once the first connection is up (at once if it already is)."""
         self._on_connect.append(callback)
         if self._connected.is_set():
@@ -82,9 +82,8 @@ class Broker:
             break
         if self.connection is None or self._stopping.is_set():
             return
-        conn = self.connection
-        self._confirm_channel = await conn.channel(publisher_confirms=True, on_return_raises=True)  # type: ignore[assignment]
-        self._fast_channel = await conn.channel(publisher_confirms=False)  # type: ignore[assignment]
+        self._confirm_channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)  # type: ignore[assignment]
+        self._fast_channel = await self.connection.channel(publisher_confirms=False)  # type: ignore[assignment]
         await self.declare_topology()
         self._connected.set()
         log.info("connected to RabbitMQ")
@@ -121,7 +120,9 @@ class Broker:
         """Publish; with `confirm` this returns only once RabbitMQ has taken responsibility for the message."""
         channel = self._confirm_channel if confirm else self._fast_channel
         if channel is None or not self.connected:
-            raise ServiceUnavailable("The message broker is unreachable; try again in a moment.", error="broker_unavailable")
+            raise ServiceUnavailable(
+                "The message broker is unreachable; try again in a moment.", error="broker_unavailable"
+            )
         body = message.model_dump_json().encode()
         msg = aio_pika.Message(
             body,
@@ -131,9 +132,7 @@ class Broker:
         )
         try:
             ex = await asyncio.wait_for(channel.get_exchange(exchange, ensure=False), timeout or self.publish_timeout)
-            await asyncio.wait_for(
-                ex.publish(msg, routing_key, mandatory=mandatory), timeout or self.publish_timeout
-            )
+            await asyncio.wait_for(ex.publish(msg, routing_key, mandatory=mandatory), timeout or self.publish_timeout)
         except TimeoutError:
             raise ServiceUnavailable(
                 "The message broker did not confirm in time; nothing was sent. Try again in a moment.",
@@ -164,7 +163,11 @@ class Broker:
         channel = await self.connection.channel()
         await channel.set_qos(prefetch_count=prefetch)
         queue = await channel.declare_queue(
-            queue_name, durable=durable and not exclusive, exclusive=exclusive, auto_delete=exclusive, arguments=arguments
+            queue_name,
+            durable=durable and not exclusive,
+            exclusive=exclusive,
+            auto_delete=exclusive,
+            arguments=arguments,
         )
         for exchange, key in bindings:
             await queue.bind(exchange, key)
@@ -184,7 +187,10 @@ class Broker:
     async def state(self) -> tuple[str, str | None]:
         if self.connected:
             return "ok", None
-        return "down", "RabbitMQ is unreachable; runs cannot be sent until it is back (the service reconnects on its own)"
+        return (
+            "down",
+            "RabbitMQ is unreachable; runs cannot be sent until it is back (the service reconnects on its own)",
+        )
 
     async def close(self) -> None:
         # Let a connection attempt in flight finish rather than cancel it: aio-pika leaves the tasks of a

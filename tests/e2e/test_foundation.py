@@ -66,7 +66,9 @@ def _bad_tokens(user_id: str) -> dict[str, str]:
 @pytest.mark.parametrize(
     "kind", ["alg_none", "wrong_key", "expired", "missing_sub", "wrong_aud", "wrong_iss", "missing_exp", "garbage"]
 )
-def test_bad_tokens_are_401_on_gateway_and_on_each_service(platform: Platform, gateway: httpx.Client, kind: str) -> None:
+def test_bad_tokens_are_401_on_gateway_and_on_each_service(
+    platform: Platform, gateway: httpx.Client, kind: str
+) -> None:
     user_id = str(uuid.uuid4())
     token = _bad_tokens(user_id)[kind]
     headers = {"Authorization": f"Bearer {token}"}

@@ -51,7 +51,10 @@ def test_cache_down_and_disabled(database_url: str, servers: Servers, tmp_path) 
         assert r.json()["status"] == "down"
         # The rest keeps answering.
         assert httpx.get(p.url + "/health/db", timeout=10).status_code == 200
-        assert httpx.post(p.url + "/auth/login", json={"email": "x@y.io", "password": "whatever1"}, timeout=10).status_code == 401
+        assert (
+            httpx.post(p.url + "/auth/login", json={"email": "x@y.io", "password": "whatever1"}, timeout=10).status_code
+            == 401
+        )
     finally:
         p.stop_all()
     p = make_platform(database_url, servers.amqp_url, servers.memcached, tmp_path, ECHO_CACHE_ENABLED="false")

@@ -54,7 +54,11 @@ def discover() -> Servers:
     containers: list[Any] = []
     db = os.environ.get("ECHO_DATABASE_URL", DEFAULT_DB)
     u = make_url(db)
-    if "ECHO_DATABASE_URL" not in os.environ and not port_open(u.host or "127.0.0.1", u.port or 5432) and docker_available():
+    if (
+        "ECHO_DATABASE_URL" not in os.environ
+        and not port_open(u.host or "127.0.0.1", u.port or 5432)
+        and docker_available()
+    ):
         from testcontainers.postgres import PostgresContainer
 
         pg = PostgresContainer("postgres:16-alpine", driver="asyncpg").start()
@@ -62,7 +66,11 @@ def discover() -> Servers:
         db = pg.get_connection_url()
     amqp = os.environ.get("ECHO_AMQP_URL", DEFAULT_AMQP)
     a = urlparse(amqp)
-    if "ECHO_AMQP_URL" not in os.environ and not port_open(a.hostname or "127.0.0.1", a.port or 5672) and docker_available():
+    if (
+        "ECHO_AMQP_URL" not in os.environ
+        and not port_open(a.hostname or "127.0.0.1", a.port or 5672)
+        and docker_available()
+    ):
         from testcontainers.rabbitmq import RabbitMqContainer
 
         rmq = RabbitMqContainer("rabbitmq:3.13-management").start()

@@ -36,8 +36,12 @@ async def test_confirmed_publish_reaches_a_consumer(servers: Servers) -> None:
         queue_name = f"{broker.topology.namespace}.probe"
         await broker.consume(queue_name, handler, bindings=((broker.topology.runs_exchange, "probe"),), exclusive=False)
         msg = RunFinishedV1(
-            run_id=uuid.uuid4(), workflow_id=uuid.uuid4(), user_id=uuid.uuid4(), status="completed",
-            output="done", finished_at=datetime.now(UTC),
+            run_id=uuid.uuid4(),
+            workflow_id=uuid.uuid4(),
+            user_id=uuid.uuid4(),
+            status="completed",
+            output="done",
+            finished_at=datetime.now(UTC),
         )
         await broker.publish(broker.topology.runs_exchange, "probe", msg, mandatory=True)
         body = await asyncio.wait_for(got.get(), 10)
@@ -66,7 +70,10 @@ async def test_unreachable_broker_fails_fast_with_503() -> None:
         state, detail = await broker.state()
         assert state == "down" and detail
         msg = RunFinishedV1(
-            run_id=uuid.uuid4(), workflow_id=uuid.uuid4(), user_id=uuid.uuid4(), status="failed",
+            run_id=uuid.uuid4(),
+            workflow_id=uuid.uuid4(),
+            user_id=uuid.uuid4(),
+            status="failed",
             finished_at=datetime.now(UTC),
         )
         loop = asyncio.get_running_loop()

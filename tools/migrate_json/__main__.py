@@ -1,0 +1,3 @@
+from tools.migrate_json.cli import main
+
+raise SystemExit(main())
