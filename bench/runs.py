@@ -63,7 +63,7 @@ def _agent(key: str, role: str, description: str) -> dict[str, Any]:
     }
 
 
-DEFINITION = {
+DEFINITION: dict[str, Any] = {
     "name": "bench: research then write",
     "execution_model": "sequential",
     "agents": [_agent("r", "Researcher", "Research {message}"), _agent("w", "Writer", "Write about {message}")],

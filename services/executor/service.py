@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.executor.clients import Upstream
@@ -139,15 +140,20 @@ async def send(
         message_id = str(added.get("message_id")) if added.get("message_id") else None
     repo = ExecutionRepository(db)
     try:
-        # The consumer waits on this lock, so it never sees the request before the row is committed.
-        await repo.lock_send(run_id)
-        await repo.insert(
-            run_id=run_id,
-            workflow_id=workflow_id,
-            user_id=user.user_id,
-            session_id=body.session_id,
-            request=request.model_dump(mode="json"),
-        )
+        try:
+            # The consumer waits on this lock, so it never sees the request before the row is committed.
+            await repo.lock_send(run_id)
+            await repo.insert(
+                run_id=run_id,
+                workflow_id=workflow_id,
+                user_id=user.user_id,
+                session_id=body.session_id,
+                request=request.model_dump(mode="json"),
+            )
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("cannot record run %s: %s", run_id, type(exc).__name__)
+            detail = "The database is unreachable, so no run was started; try again in a moment."
+            raise ServiceUnavailable(detail, error="database_unavailable") from None
         if not broker.connected:
             raise _broker_down()
         await broker.publish(

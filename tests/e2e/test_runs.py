@@ -50,7 +50,9 @@ def _token(headers: dict[str, str]) -> str:
     return headers["Authorization"].removeprefix("Bearer ")
 
 
-async def _events(platform: Platform, run_id: str, headers: dict[str, str], timeout: float = 30) -> list[dict[str, Any]]:
+async def _events(
+    platform: Platform, run_id: str, headers: dict[str, str], timeout: float = 30
+) -> list[dict[str, Any]]:
     """Every event of the run from the WebSocket (replayed from seq 1), until the server closes after the end."""
     url = f"{platform.ws_url}/ws/execution/{run_id}?token={_token(headers)}&after_seq=0"
     events = []
@@ -78,7 +80,7 @@ def _messages(gateway: httpx.Client, session_id: str, headers: dict[str, str], c
         time.sleep(0.1)
 
 
-DEFINITIONS = {
+DEFINITIONS: dict[str, dict[str, Any]] = {
     "sequential": {
         "execution_model": "sequential",
         "agents": [_agent("r", "Researcher", "Research {message}"), _agent("w", "Writer", "Write about {message}")],
@@ -131,7 +133,7 @@ async def test_each_model_end_to_end(platform: Platform, gateway: httpx.Client, 
     assert run["output"] == events[-1]["data"]["output"]
     assert run["output"].startswith(f"{LAST_ROLE[model]}: ") and "the tides" in run["output"]
     messages = _messages(gateway, session_id, headers, 2)
-    assert [(m["role"], m["run_id"]) for m in messages] == [("user", run_id), ("assistant", run_id)]
+    assert [(m["role"], m["run_id"]) for m in messages] == [("user", run_id), ("assistant", run_id)], messages
     assert messages[1]["content"] == run["output"]
 
     if model == "parallel":
@@ -143,7 +145,9 @@ async def test_each_model_end_to_end(platform: Platform, gateway: httpx.Client, 
         # Analyst and Critic (500 ms each) ran at the same time: each started before the other finished.
         assert ts[("step_started", "Analyst")] < ts[("step_completed", "Critic")]
         assert ts[("step_started", "Critic")] < ts[("step_completed", "Analyst")]
-        assert ts[("step_started", "Editor")] >= max(ts[("step_completed", "Analyst")], ts[("step_completed", "Critic")])
+        assert ts[("step_started", "Editor")] >= max(
+            ts[("step_completed", "Analyst")], ts[("step_completed", "Critic")]
+        )
 
 
 async def test_failing_step_fails_the_run(platform: Platform, gateway: httpx.Client) -> None:
@@ -172,7 +176,9 @@ def test_send_checks_ownership_and_definition(gateway: httpx.Client) -> None:
     owner = register_and_login(gateway, f"runs-own-{uuid.uuid4().hex[:6]}@example.com")
     other = register_and_login(gateway, f"runs-other-{uuid.uuid4().hex[:6]}@example.com")
     workflow = _workflow(gateway, owner, DEFINITIONS["sequential"])
-    r = gateway.post("/workflows/chat/send", json={"workflow_id": workflow["workflow_id"], "message": "x"}, headers=other)
+    r = gateway.post(
+        "/workflows/chat/send", json={"workflow_id": workflow["workflow_id"], "message": "x"}, headers=other
+    )
     assert r.status_code == 404 and r.json()["error"] == "workflow_not_found"
     session_id = _session(gateway, other)
     r = gateway.post(

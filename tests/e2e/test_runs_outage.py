@@ -20,7 +20,9 @@ from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e
 
-DEFINITION = {"agents": [{"agent_id": "agt_s", "name": "Solo", "role": "Solo", "task": {"description": "Echo {message}"}}]}
+DEFINITION = {
+    "agents": [{"agent_id": "agt_s", "name": "Solo", "role": "Solo", "task": {"description": "Echo {message}"}}]
+}
 
 
 def _send(gateway: httpx.Client, headers: dict[str, str], workflow_id: str, session_id: str) -> httpx.Response:

@@ -14,20 +14,22 @@ import copy
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from services.executor.domain.plan import BUILTIN_TOOL_NAMES
+from services.session.schemas import MAX_TOOLS, ContextIn, ContextType, JsonObject, Role, no_nul
 from services.workflow.domain.definitions import normalise_agent_ids
 from services.workflow.domain.tools import validate_definition
 from services.workflow.repository import AgentRow, ToolRow
-from services.workflow.schemas import AgentSpec, ToolIn, WorkflowDefinition
+from services.workflow.schemas import AgentSpec, ToolIn, ToolType, WorkflowDefinition
 from shared.errors import EchoError, describe_validation_errors
 from shared.ids import parse_uuid
 
 WORKFLOW_STATUSES = ("draft", "final", "temp")
 M = TypeVar("M", bound=BaseModel)
+TOOL_TYPES: tuple[str, ...] = get_args(ToolType)
 
 
 class Skip(Exception):
@@ -39,7 +41,8 @@ class Skip(Exception):
 
 
 def invalid(exc: ValidationError) -> Skip:
-    return Skip(f"wrong shape: {describe_validation_errors(list(exc.errors()))}")
+    errors: list[dict[str, Any]] = [dict(e) for e in exc.errors()]
+    return Skip(f"wrong shape: {describe_validation_errors(errors)}")
 
 
 def validated(model: type[M], data: Any) -> M:
@@ -56,7 +59,10 @@ class Ids:
         self.owner = owner
 
     def _parse(self, raw: str, prefix: str) -> uuid.UUID:
-        return parse_uuid(raw, prefix, scope=self.owner)
+        try:
+            return parse_uuid(raw, prefix, scope=self.owner)
+        except ValueError:
+            raise Skip(f"wrong shape: an empty {prefix} ID; give it one or leave the key out") from None
 
     def agent(self, raw: str) -> uuid.UUID:
         return self._parse(raw, "agt")
@@ -151,6 +157,9 @@ def workflow_record(data: dict[str, Any], stem: str, folder: str | None, ids: Id
 def tool_row(data: dict[str, Any], stem: str, ids: Ids) -> ToolRow:
     """A tool as POST /tools would store it: type checked, api tools need their URL, tags de-duplicated."""
     raw_id = legacy_id(data, "tool_id", stem)
+    kind = data.get("tool_type")
+    if isinstance(kind, str) and kind not in TOOL_TYPES:
+        raise Skip(f"unknown tool_type '{kind}': a tool is one of {', '.join(TOOL_TYPES)}")
     body = validated(ToolIn, data)
     try:
         validate_definition(body)
@@ -170,3 +179,124 @@ def utc_iso(moment: datetime) -> str:
     if moment.tzinfo is None:  # legacy timestamps without a zone were written in UTC
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# --- sessions ---------------------------------------------------------------------------------------------
+
+
+class LegacyMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Role
+    content: Annotated[str, AfterValidator(no_nul)]
+    metadata: JsonObject = Field(default_factory=dict)
+    message_id: str | None = None
+    run_id: str | None = None
+    timestamp: datetime | None = None
+    created_at: datetime | None = None
+
+
+class LegacySession(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    title: str | None = None
+    context_type: ContextType = "general"
+    context_id: str | None = None
+    variables: JsonObject = Field(default_factory=dict)
+    selected_tool_ids: list[str] = Field(default_factory=list, max_length=MAX_TOOLS)
+    run_ids: list[str] = Field(default_factory=list)
+    messages: list[LegacyMessage] = Field(default_factory=list)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    session_id: uuid.UUID
+    title: str
+    context_type: str
+    context_id: str | None
+    variables: dict[str, Any]
+    selected_tool_ids: list[str]
+    run_ids: list[str]
+    messages: list[dict[str, Any]]  # in the stored shape, seq 1, 2, ...
+    content_bytes: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+def _message(
+    session_id: uuid.UUID, seq: int, legacy: LegacyMessage, fallback: datetime
+) -> tuple[dict[str, Any], datetime]:
+    """A legacy message in the session service's shape; IDs are stable, so a second run builds the same one."""
+    moment = legacy.timestamp or legacy.created_at or fallback
+    message_id = _uuid_or_none(legacy.message_id) or uuid.uuid5(session_id, f"message:{legacy.message_id or seq}")
+    run_id = _uuid_or_none(legacy.run_id)
+    metadata = dict(legacy.metadata)
+    # Keys the message shape has no place for are kept, not dropped.
+    extra = dict(legacy.model_extra or {})
+    if legacy.run_id and run_id is None:
+        extra["run_id"] = legacy.run_id
+    if extra:
+        metadata["legacy"] = extra
+    message = {
+        "message_id": str(message_id),
+        "seq": seq,
+        "role": legacy.role,
+        "content": legacy.content,
+        "metadata": metadata,
+        "run_id": str(run_id) if run_id else None,
+        "created_at": utc_iso(moment),
+    }
+    return message, moment
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def session_record(data: dict[str, Any], stem: str, modified_at: datetime, ids: Ids) -> SessionRecord:
+    """A session with its messages embedded in order, `seq` 1, 2, ... and each legacy `timestamp` as created_at.
+
+    A message without a time takes its predecessor's (else the session's creation time, else the file's).
+    """
+    raw_id = legacy_id(data, "session_id", stem)
+    legacy = validated(LegacySession, data)
+    session_id = ids.session(raw_id)
+    context_id = legacy.context_id
+    if context_id is not None and context_id.strip():
+        context_id = str(ids.agent(context_id) if legacy.context_type == "agent" else ids.workflow(context_id))
+    else:
+        context_id = None
+    context = validated(ContextIn, {"context_type": legacy.context_type, "context_id": context_id})
+    created_at = _aware(
+        legacy.created_at
+        or next((m.timestamp or m.created_at for m in legacy.messages if m.timestamp or m.created_at), None)
+        or modified_at
+    )
+    messages: list[dict[str, Any]] = []
+    moment = created_at
+    for seq, item in enumerate(legacy.messages, start=1):
+        message, moment = _message(session_id, seq, item, moment)
+        messages.append(message)
+    title = (legacy.title or "").strip()[:200] or "New chat"
+    return SessionRecord(
+        session_id=session_id,
+        title=title,
+        context_type=context.context_type,
+        context_id=context.context_id,
+        variables=legacy.variables,
+        selected_tool_ids=list(dict.fromkeys(ids.tool_ref(t) for t in legacy.selected_tool_ids)),
+        run_ids=[str(r) for r in dict.fromkeys(filter(None, map(_uuid_or_none, legacy.run_ids)))],
+        messages=messages,
+        content_bytes=sum(len(m["content"].encode()) for m in messages),
+        created_at=created_at,
+        updated_at=_aware(legacy.updated_at or moment),
+    )

@@ -39,6 +39,7 @@ class Report:
     rows: dict[str, int] = field(default_factory=dict)
     workflow_versions: int = 0
     ignored: list[str] = field(default_factory=list)
+    readable_files: int = 0  # files that parsed as JSON, whatever their shape
 
     def add(self, result: FileResult) -> None:
         self.files.append(result)
@@ -52,6 +53,9 @@ class Report:
             skipped=mine.count("skipped"),
             rows=self.rows.get(resource, 0),
         )
+
+    def _any(self, outcome: Outcome) -> bool:
+        return any(f.outcome == outcome for f in self.files)
 
     @property
     def changed(self) -> bool:
@@ -67,6 +71,7 @@ class Report:
             "workflow_versions": self.workflow_versions,
             "files": [asdict(f) for f in self.files],
             "ignored": self.ignored,
+            "readable_files": self.readable_files,
         }
 
     def render(self) -> str:
@@ -85,5 +90,9 @@ class Report:
             lines += ["", "skipped:"] + [f"  {f.path}: {f.reason}" for f in skipped]
         if self.ignored:
             lines += ["", "ignored (not part of the legacy layout):"] + [f"  {p}" for p in self.ignored]
-        lines += ["", "changes: " + ("yes" if self.changed else "none (everything was already migrated)")]
+        if self.changed:
+            lines += ["", "changes: yes" + (" (rolled back: dry run)" if self.dry_run else "")]
+        else:
+            before = " (everything readable was migrated before)" if self._any("unchanged") else ""
+            lines += ["", f"changes: none{before}"]
         return "\n".join(lines)

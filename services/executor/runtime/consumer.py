@@ -27,10 +27,7 @@ RETRY_PAUSE = 1.0  # before handing back a request we could not process (databas
 def delivery_attempt(message: AbstractIncomingMessage) -> int:
     """1 for the first delivery; quorum queues count earlier returns in `x-delivery-count`."""
     count = (message.headers or {}).get("x-delivery-count", 0)
-    try:
-        return int(count) + 1  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return 1
+    return count + 1 if isinstance(count, int) and count >= 0 else 1
 
 
 def death_reason(message: AbstractIncomingMessage) -> str:
@@ -108,6 +105,11 @@ class Consumers:
         finally:
             self._inflight.pop(task, None)
         log.info("run %s: %s (attempt %d)", request.run_id, outcome, attempt)
+        if outcome == "unannounced":
+            # The session must still learn the answer: back to the queue, and the next delivery re-sends it.
+            await asyncio.sleep(RETRY_PAUSE)
+            await _settle(message, requeue=True)
+            return
         await _settle(message)
 
     async def _on_dead(self, message: AbstractIncomingMessage) -> None:

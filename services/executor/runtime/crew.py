@@ -112,4 +112,5 @@ def run_step(step: StepSpec, prompt: str, tool_specs: Iterable[Mapping[str, Any]
     )
     task = Task(description=prompt, expected_output=step.expected_output, agent=agent)
     crew = Crew(agents=[agent], tasks=[task], process=Process.sequential, verbose=False)
-    return str(crew.kickoff().raw)
+    result = crew.kickoff()  # not streaming: a CrewOutput
+    return str(getattr(result, "raw", result))

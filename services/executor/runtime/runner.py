@@ -34,10 +34,12 @@ from services.executor.models import TERMINAL_STATUSES, Execution
 from services.executor.repository import ExecutionRepository, try_lock_run, unlock_run
 from services.executor.runtime import crewai_env  # noqa: F401  (CrewAI switches, before anything imports it)
 from shared.messaging import RunRequestV1
+from shared.messaging.messages import EventType
 
 log = logging.getLogger("echoai.executor.runner")
 
-Outcome = Literal["finished", "paused", "orphan"]
+# "unannounced": finished, but RunFinished could not be published yet (the delivery goes back and retries it).
+Outcome = Literal["finished", "unannounced", "paused", "orphan"]
 StepFn = Callable[[StepSpec, str, list[dict[str, Any]], Callable[[str, dict[str, Any], str], None] | None], str]
 MAX_ERROR = 4000
 LOCK_POLL_SECONDS = 0.5
@@ -144,8 +146,8 @@ class Runner:
     async def _settled(self, row: Execution) -> Outcome:
         """A delivery for a run that is no longer runnable; re-announce its end if that never went out."""
         if row.status in TERMINAL_STATUSES:
-            if not row.finish_published:
-                await self.events.announce_end(row)
+            if not row.finish_published and not await self.events.announce_end(row):
+                return "unannounced"
             return "finished"
         return "paused"
 
@@ -215,10 +217,11 @@ class Runner:
         if row is None:
             latest = await self._load(run_id)
             return await self._settled(latest) if latest is not None else "orphan"
-        await self.events.announce_end(row)
-        return "finished"
+        return "finished" if await self.events.announce_end(row) else "unannounced"
 
-    async def _emit(self, ctx: RunContext, type_: Any, step: StepSpec | None = None, **data: Any) -> None:
+    async def _emit(
+        self, ctx: RunContext, type_: EventType, step: StepSpec | None = None, *, data: dict[str, Any]
+    ) -> None:
         await self.events.emit(
             ctx.run_id,
             ctx.user_id,
@@ -226,7 +229,7 @@ class Runner:
             step_id=step.step_id if step else None,
             agent_id=step.agent_id if step else None,
             agent_name=step.name if step else None,
-            data=data.get("data", {}),
+            data=data,
         )
 
     async def _cancel_requested(self, ctx: RunContext, repo: ExecutionRepository) -> bool:
@@ -254,24 +257,31 @@ class Runner:
         finished: list[str] = []
         failure: StepError | None = None
         cancelled = False
-        while pending or running:
-            if failure is None and not cancelled:
-                for step in [s for s in pending.values() if all(d in ctx.outputs for d in s.depends_on)]:
-                    del pending[step.step_id]
-                    earlier = [(ctx.plan.step(d), ctx.outputs[d]) for d in step.depends_on]
-                    running[asyncio.create_task(self._step(ctx, step, earlier))] = step
-            if not running:
-                break
-            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                step = running.pop(task)
-                try:
-                    task.result()
-                    finished.append(step.step_id)
-                except StepError as exc:
-                    failure = failure or exc
-                except Cancelled:
-                    cancelled = True
+        try:
+            while pending or running:
+                if failure is None and not cancelled:
+                    for step in [s for s in pending.values() if all(d in ctx.outputs for d in s.depends_on)]:
+                        del pending[step.step_id]
+                        earlier = [(ctx.plan.step(d), ctx.outputs[d]) for d in step.depends_on]
+                        running[asyncio.create_task(self._step(ctx, step, earlier))] = step
+                if not running:
+                    break
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    step = running.pop(task)
+                    try:
+                        task.result()
+                        finished.append(step.step_id)
+                    except StepError as exc:
+                        failure = failure or exc
+                    except Cancelled:
+                        cancelled = True
+        except BaseException:
+            # Not a step's fault (database away, shutdown): stop the siblings before the run is handed back.
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
         # In-flight steps were allowed to finish (a thread cannot be interrupted); now report the outcome.
         if failure is not None:
             raise failure

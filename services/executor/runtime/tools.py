@@ -117,7 +117,7 @@ def build_tool(spec: Mapping[str, Any], observer: Observer | None) -> BaseTool |
         if cls is None:
             log.warning("unknown builtin tool %r skipped", spec.get("name"))
             return None
-        return cls(observer=observer)
+        return cls(observer=observer)  # type: ignore[call-arg]  # name and description have class defaults
     if kind == "api":
         if not definition.get("url"):
             log.warning("api tool %r has no url; skipped", spec.get("name"))

@@ -4,6 +4,7 @@ executor of the other tests does not take these requests).
 - SIGTERM hands the run back (a fresh copy, not a failed delivery); SIGKILL leaves it to the broker's redelivery.
   Either way the next executor resumes after the last finished step and continues the event sequence.
 - A run whose executor dies every time is dead-lettered after 3 deliveries and ends `failed` with the reason.
+- ECHO_TRANSPARENCY_ENABLED=false: runs complete and not one step event is published.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 class Isolated:
     def __init__(self, platform: Platform, broker: Broker, tap: EventTap, executor: Executor):
         self.platform, self.broker, self.tap, self.executor = platform, broker, tap, executor
+
+    def start(self, **env: str) -> None:
+        self.platform.start("executor", extra_env=env)
 
     async def send(self, definition: dict) -> uuid.UUID:  # type: ignore[type-arg]
         request = self.executor.request(definition)
@@ -118,11 +122,15 @@ async def test_stopped_or_killed_executor_resumes_after_the_last_finished_step(i
     assert [e.step_id for e in events if e.type == "step_completed"] == ["s1", "s2", "s3"]
 
 
+def _attempt_running(attempt: int) -> Callable[[Execution, dict[str, ExecutionStep]], bool]:
+    return lambda row, steps: row.status == "running" and row.attempt == attempt
+
+
 async def test_run_that_kills_its_executor_is_dead_lettered_and_failed(isolated: Isolated) -> None:
     run_id = await isolated.send({"agents": [agent("slow", "Sloth", "Take forever", delay_ms=120_000)]})
     for attempt in range(1, MAX_DELIVERIES + 1):
         isolated.platform.start("executor")
-        await isolated.until(run_id, lambda r, s, a=attempt: r.status == "running" and r.attempt == a)
+        await isolated.until(run_id, _attempt_running(attempt))
         isolated.platform.stop("executor", signal.SIGKILL)
 
     isolated.platform.start("executor")  # a healthy executor reads the dead letter
@@ -134,3 +142,13 @@ async def test_run_that_kills_its_executor_is_dead_lettered_and_failed(isolated:
     assert step.status == "failed" and step.attempt == MAX_DELIVERIES
     events = await isolated.tap.until_terminal(run_id)
     assert events[-1].type == "run_failed" and "delivery attempts" in events[-1].data["error"]
+
+
+async def test_transparency_off_publishes_no_events_and_runs_complete(isolated: Isolated) -> None:
+    isolated.start(ECHO_TRANSPARENCY_ENABLED="false")
+    definition = {"agents": [agent("a", "Quiet", "Shh"), agent("b", "Hush", "Shh, {message}")]}
+    run_id = await isolated.send(definition)
+    row = await isolated.until(run_id, lambda r, s: r.status == "completed")
+    assert row.last_seq == 0 and row.output == "Hush: Shh, [built on: Quiet]"
+    await asyncio.sleep(0.5)
+    assert isolated.tap.events[run_id] == []
