@@ -151,7 +151,9 @@ async def event_tap(database_url: str) -> AsyncIterator[EventTap]:
         yield tap
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: a consumer left running in this process would hold deliveries unprocessed while
+# later synchronous tests (the e2e ones) keep the event loop from running.
+@pytest.fixture(scope="module")
 async def executor(database_url: str, event_tap: EventTap) -> AsyncIterator[Executor]:
     async with running_app(create_app) as client:
         await asyncio.wait_for(client.app.state.consumers.started.wait(), 60)  # type: ignore[attr-defined]
