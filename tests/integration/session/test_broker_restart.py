@@ -73,15 +73,22 @@ async def test_consumer_resumes_after_a_broker_restart(database_url: str, rabbit
             finished_at=datetime.now(UTC),
         )
 
+    print("A", flush=True)
     async with app_with_env(ECHO_AMQP_URL=rabbit.url) as client:
+        print("B", flush=True)
         sid = (await new_session(client, headers))["session_id"]
-        await _publish(rabbit.url, outcome(sid, "before"))
+        print("C", flush=True)
+        await asyncio.wait_for(_publish(rabbit.url, outcome(sid, "before")), 30)
+        print("D", flush=True)
         assert await _wait_for(client, headers, sid, 1) == ["before"]
+        print("E", flush=True)
 
         expected = ["before"]
         for restart in range(2):
+            print("F", flush=True)
             rabbit.stop()
             rabbit.start()
+            print("G", flush=True)
             # Published as soon as the node takes it, possibly before the service has reconnected: it waits in
             # the durable queue.
             await _publish(rabbit.url, outcome(sid, f"after restart {restart}"))
