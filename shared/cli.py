@@ -36,6 +36,9 @@ def main(service: str, argv: Sequence[str] | None = None, extra: dict[str, Extra
             log_config=None,
             access_log=False,
             ws_ping_interval=20,
+            # Longer than the clients' keep-alive expiry (httpx: 5 s), so a pooled connection is never
+            # reused just as the server closes it (a spurious 502 through the gateway).
+            timeout_keep_alive=30,
         )
         return 0
     if args.command == "migrate":

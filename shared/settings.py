@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     cache_enabled: bool = True
     cache_ttl_seconds: int = 300
     cache_timeout_seconds: float = 0.05
+    # Sessions whose JSON is estimated at or under this many bytes are read straight from PostgreSQL (one query,
+    # as cheap as a version check); larger ones go through the session cache. -1 caches every session.
+    session_cache_inline_bytes: int = 32 * 1024
     auth_enforcement: Literal["required", "optional"] = "required"
     anonymous_user_id: UUID = UUID("00000000-0000-0000-0000-000000000000")
     admin_user_id: UUID = UUID("00000000-0000-0000-0000-000000000001")

@@ -20,7 +20,7 @@ log = logging.getLogger("echoai.executor.clients")
 def make_client(settings: Settings) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=httpx.Timeout(10.0, connect=2.0),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0),
         follow_redirects=False,
     )
 

@@ -53,7 +53,7 @@ def upstream_for(path: str) -> Upstream | None:
 def make_client(settings: Settings) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.proxy_timeout_seconds, connect=2.0),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=5.0),
         follow_redirects=False,
     )
 
@@ -77,7 +77,13 @@ async def forward(request: Request) -> Response:
         headers["x-forwarded-for"] = request.client.host
     url = settings.service_url(upstream) + path
     try:
-        resp = await client.request(request.method, url, params=request.url.query, content=body, headers=headers)
+        try:
+            resp = await client.request(request.method, url, params=request.url.query, content=body, headers=headers)
+        except httpx.RemoteProtocolError:
+            # A pooled connection the upstream closed under us; reads are safe to send once more.
+            if request.method not in ("GET", "HEAD"):
+                raise
+            resp = await client.request(request.method, url, params=request.url.query, content=body, headers=headers)
     except httpx.TimeoutException:
         log.warning("%s did not answer %s %s in time", upstream, request.method, path)
         raise GatewayTimeout(

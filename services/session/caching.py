@@ -2,8 +2,10 @@
 
 A cached value is the exact JSON body of one read at one `version` of the session row, under the key
 `echo:session:v1:<session_id>:<version>[:page:<after>:<limit>]`. A read first asks PostgreSQL for the row's
-current version (a primary-key lookup returning one integer, which also checks ownership), then Memcached
-for that version's body; on a miss it reads the row and stores the body under the version that came with it.
+current version (a primary-key lookup, which also checks ownership), then Memcached for that version's body;
+on a miss it reads the row and stores the body under the version that came with it. A small session (see
+`ECHO_SESSION_CACHE_INLINE_BYTES`) comes back whole from that first lookup: reading it costs no more than the
+version check, so it is never cached.
 So an entry never holds anything but what PostgreSQL said at that version, and a reader never asks for an
 older version than the committed one:
 - the stale-set race (a slow reader storing an old body after a writer's invalidation) stores under the old
@@ -31,7 +33,8 @@ SCHEMA = "v1"  # bump when the shape of a cached body changes
 PAGE_TTL_SECONDS = 60
 
 Loader = Callable[[], Awaitable[tuple[int, bytes] | None]]
-VersionOf = Callable[[], Awaitable[int | None]]
+# The current version, and the body itself when the session is small enough to be read inline.
+Prober = Callable[[], Awaitable[tuple[int, bytes | None] | None]]
 
 
 class SessionCache:
@@ -42,15 +45,18 @@ class SessionCache:
         return self.cache.key("session", SCHEMA, str(session_id), str(version), *suffix)
 
     async def read(
-        self, session_id: uuid.UUID, version_of: VersionOf, load: Loader, *suffix: str, ttl: int | None = None
+        self, session_id: uuid.UUID, probe: Prober, load: Loader, *suffix: str, ttl: int | None = None
     ) -> bytes | None:
         """The body for the session's current version; None when there is no such session of this user."""
         if not self.cache.available:
             loaded = await load()
             return loaded[1] if loaded else None
-        version = await version_of()
-        if version is None:
+        probed = await probe()
+        if probed is None:
             return None
+        version, inline = probed
+        if inline is not None:
+            return inline
         hit = await self.cache.get_raw_json(self.key(session_id, version, *suffix))
         if hit is not None:
             return hit

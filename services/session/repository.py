@@ -58,7 +58,11 @@ _CREATE = text(f"""
 INSERT INTO session.chat_sessions (session_id, user_id, title, context_type, context_id, variables, selected_tool_ids)
 VALUES (:sid, :uid, :title, :ctype, :cid, CAST(:variables AS jsonb), CAST(:tools AS jsonb))
 RETURNING version, {SESSION_FULL} AS body""")
-_VERSION = text(f"SELECT version FROM session.chat_sessions WHERE {OWNED}")
+# A session's JSON size, estimated: its contents plus about 256 bytes of ids, keys and stamps per message.
+_SIZE_ESTIMATE = "content_bytes + 256 * message_count"
+# The current version, and the body too when the session is small enough to be cheaper to read than to cache.
+_PROBE = text(f"""SELECT version, CASE WHEN {_SIZE_ESTIMATE} <= :inline THEN {SESSION_FULL} END AS body
+FROM session.chat_sessions WHERE {OWNED}""")
 _FULL = text(f"SELECT version, {SESSION_FULL} AS body FROM session.chat_sessions WHERE {OWNED}")
 _DELETE = text(f"DELETE FROM session.chat_sessions WHERE {OWNED} RETURNING version")
 _TITLE = text(f"""UPDATE session.chat_sessions SET title = :title, {BUMP} WHERE {OWNED}
@@ -98,10 +102,12 @@ RETURNING version""")
 _HAS_MESSAGE = text(f"""SELECT messages @> jsonb_build_array(jsonb_build_object('message_id', CAST(:mid AS text)))
 FROM session.chat_sessions WHERE {OWNED}""")
 # seq is gap-free, so the page after `after_seq` is the index slice [after_seq, after_seq + limit - 1].
-_PAGE = text(f"""SELECT version, message_count,
-    jsonb_path_query_array(messages, '$[$from to $to]',
-        jsonb_build_object('from', CAST(:after AS integer), 'to', CAST(:after AS integer) + CAST(:limit AS integer) - 1)
-    )::text AS items
+_PAGE_ITEMS = """jsonb_path_query_array(messages, '$[$from to $to]',
+    jsonb_build_object('from', CAST(:after AS integer), 'to', CAST(:after AS integer) + CAST(:limit AS integer) - 1)
+)::text"""
+_PAGE = text(f"SELECT version, message_count, {_PAGE_ITEMS} AS items FROM session.chat_sessions WHERE {OWNED}")
+_PROBE_PAGE = text(f"""SELECT version, message_count,
+    CASE WHEN {_SIZE_ESTIMATE} <= :inline THEN {_PAGE_ITEMS} END AS items
 FROM session.chat_sessions WHERE {OWNED}""")
 _TOUCH = text(f"UPDATE session.chat_sessions SET {BUMP} WHERE {OWNED} RETURNING version")
 _OWNS = text(f"SELECT version FROM session.chat_sessions WHERE {OWNED}")
@@ -126,10 +132,18 @@ class Versioned:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """The session's current version, with its body when the session is small (else None)."""
+
+    version: int
+    body: str | None
+
+
+@dataclass(frozen=True)
 class Page:
     version: int
     message_count: int
-    items: str
+    items: str | None  # None from `probe_page` for a session too large to read inline
 
 
 @dataclass(frozen=True)
@@ -182,8 +196,10 @@ class SessionRepository:
         assert created is not None
         return created
 
-    async def version(self, user_id: uuid.UUID, session_id: uuid.UUID) -> int | None:
-        return (await self.session.execute(_VERSION, {"sid": session_id, "uid": user_id})).scalar_one_or_none()
+    async def probe(self, user_id: uuid.UUID, session_id: uuid.UUID, inline_bytes: int) -> Probe | None:
+        params = {"sid": session_id, "uid": user_id, "inline": inline_bytes}
+        row = (await self.session.execute(_PROBE, params)).one_or_none()
+        return Probe(row.version, row.body) if row else None
 
     async def full(self, user_id: uuid.UUID, session_id: uuid.UUID) -> Versioned | None:
         return await self._versioned(_FULL, sid=session_id, uid=user_id)
@@ -311,9 +327,15 @@ class SessionRepository:
         params = {"sid": session_id, "uid": user_id, "mid": str(message_id)}
         return (await self.session.execute(_HAS_MESSAGE, params)).scalar_one_or_none()
 
-    async def page(self, user_id: uuid.UUID, session_id: uuid.UUID, after_seq: int, limit: int) -> Page | None:
-        params = {"sid": session_id, "uid": user_id, "after": after_seq, "limit": limit}
-        row = (await self.session.execute(_PAGE, params)).one_or_none()
+    async def page(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, after_seq: int, limit: int, *, inline_bytes: int | None = None
+    ) -> Page | None:
+        """Messages after `after_seq`; with `inline_bytes`, only for a session no larger than that (a probe)."""
+        params: dict[str, Any] = {"sid": session_id, "uid": user_id, "after": after_seq, "limit": limit}
+        stmt = _PAGE
+        if inline_bytes is not None:
+            stmt, params["inline"] = _PROBE_PAGE, inline_bytes
+        row = (await self.session.execute(stmt, params)).one_or_none()
         return Page(row.version, row.message_count, row.items) if row else None
 
     async def touch(self, user_id: uuid.UUID, session_id: uuid.UUID) -> int | None:

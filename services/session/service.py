@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.session.caching import PAGE_TTL_SECONDS, SessionCache
-from services.session.repository import SessionRepository, ToolConfigRow, Versioned
+from services.session.repository import Page, SessionRepository, ToolConfigRow, Versioned
 from services.session.schemas import ContextIn, MessageIn, SessionCreate, ToolConfigOut
 from shared.cache import Cache
 from shared.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
@@ -70,10 +70,12 @@ def _page_body(items: str, next_cursor: str | None, last_seq: int) -> bytes:
 
 
 class SessionService:
-    def __init__(self, db: AsyncSession, cache: Cache):
+    def __init__(self, db: AsyncSession, cache: Cache, *, inline_bytes: int = 32 * 1024):
         self.db = db
         self.repo = SessionRepository(db)
         self.cache = SessionCache(cache)
+        # Sessions up to this (estimated) JSON size are read in one query, never cached (see caching.py).
+        self.inline_bytes = inline_bytes
 
     def _changed(self, session_id: uuid.UUID, new_version: int) -> None:
         self.cache.invalidate(self.db, session_id, new_version - 1)
@@ -103,7 +105,13 @@ class SessionService:
             row = await self.repo.full(user_id, session_id)
             return (row.version, row.body.encode()) if row else None
 
-        body = await self.cache.read(session_id, lambda: self.repo.version(user_id, session_id), load)
+        async def probe() -> tuple[int, bytes | None] | None:
+            row = await self.repo.probe(user_id, session_id, self.inline_bytes)
+            if row is None:
+                return None
+            return row.version, row.body.encode() if row.body is not None else None
+
+        body = await self.cache.read(session_id, probe, load)
         if body is None:
             raise _not_found()
         return body
@@ -202,23 +210,25 @@ class SessionService:
                 raise _bad_cursor()
             after_seq = after
 
-        async def load() -> tuple[int, bytes] | None:
-            page = await self.repo.page(user_id, session_id, after_seq, limit)
-            if page is None:
-                return None
+        def render(page: Page, items: str) -> bytes:
             end = min(after_seq + limit, page.message_count)
             next_cursor = encode_cursor({"after_seq": end}) if end < page.message_count else None
-            return page.version, _page_body(page.items, next_cursor, page.message_count)
+            return _page_body(items, next_cursor, page.message_count)
 
-        body = await self.cache.read(
-            session_id,
-            lambda: self.repo.version(user_id, session_id),
-            load,
-            "page",
-            str(after_seq),
-            str(limit),
-            ttl=PAGE_TTL_SECONDS,
-        )
+        async def probe() -> tuple[int, bytes | None] | None:
+            page = await self.repo.page(user_id, session_id, after_seq, limit, inline_bytes=self.inline_bytes)
+            if page is None:
+                return None
+            return page.version, render(page, page.items) if page.items is not None else None
+
+        async def load() -> tuple[int, bytes] | None:
+            page = await self.repo.page(user_id, session_id, after_seq, limit)
+            if page is None or page.items is None:
+                return None
+            return page.version, render(page, page.items)
+
+        suffix = ("page", str(after_seq), str(limit))
+        body = await self.cache.read(session_id, probe, load, *suffix, ttl=PAGE_TTL_SECONDS)
         if body is None:
             raise _not_found()
         return body

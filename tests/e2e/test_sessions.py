@@ -73,14 +73,16 @@ def test_session_round_trip_and_isolation(gateway: httpx.Client) -> None:
 def test_write_then_read_through_the_gateway_is_never_stale(gateway: httpx.Client) -> None:
     headers = register_and_login(gateway, f"fresh-{uuid.uuid4().hex[:8]}@example.com")
     sid = gateway.post("/sessions", json={}, headers=headers).json()["session_id"]
+    # Long messages, so the session soon outgrows the inline read (32 KiB) and goes through Memcached.
+    filler = "x" * 2048
     for i in range(1, 101):
-        gateway.post(f"/sessions/{sid}/messages", json={"role": "user", "content": f"m{i}"}, headers=headers)
+        gateway.post(f"/sessions/{sid}/messages", json={"role": "user", "content": f"m{i} {filler}"}, headers=headers)
         gateway.patch(f"/sessions/{sid}/title", json={"title": f"t{i}"}, headers=headers)
         for _ in range(2):  # the second read is served from the cache
             got = gateway.get(f"/sessions/{sid}", headers=headers).json()
             assert (got["message_count"], got["title"]) == (i, f"t{i}")
         page = gateway.get(f"/sessions/{sid}/messages", params={"after_seq": i - 1}, headers=headers).json()
-        assert [m["content"] for m in page["items"]] == [f"m{i}"]
+        assert [m["content"] for m in page["items"]] == [f"m{i} {filler}"]
 
 
 async def test_run_outcome_from_the_broker_lands_once(gateway: httpx.Client) -> None:

@@ -10,7 +10,8 @@ from shared.db import DbSession
 
 
 def _service(request: Request, db: DbSession) -> SessionService:
-    return SessionService(db, request.app.state.cache)
+    settings = request.app.state.settings
+    return SessionService(db, request.app.state.cache, inline_bytes=settings.session_cache_inline_bytes)
 
 
 Sessions = Annotated[SessionService, Depends(_service)]

@@ -13,7 +13,6 @@ import socket
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -234,73 +233,3 @@ class Workload:
         finally:
             self._stop.set()
             await asyncio.gather(*tasks)
-
-
-RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
-
-
-class RabbitProcess:
-    """A RabbitMQ node of our own (its own port, data directory and cookie), so it can be restarted without
-    disturbing anyone else's broker. The data directory survives a restart, like a real broker's disk."""
-
-    def __init__(self, base: str):
-        self.port = free_port()
-        self.base = base
-        self.name = f"sessiontest-{uuid.uuid4().hex[:8]}@localhost"
-        self.dist_port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
-
-    def start(self, timeout: float = 60) -> None:
-        os.makedirs(self.base, exist_ok=True)
-        with open(os.path.join(self.base, "enabled_plugins"), "w") as f:
-            f.write("[].\n")
-        with open(os.path.join(self.base, "rabbitmq.conf"), "w") as f:
-            f.write("loopback_users = none\n")
-        env = {
-            **os.environ,
-            "HOME": self.base,
-            "RABBITMQ_NODENAME": self.name,
-            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-            "RABBITMQ_NODE_PORT": str(self.port),
-            "RABBITMQ_DIST_PORT": str(self.dist_port),
-            "RABBITMQ_MNESIA_BASE": os.path.join(self.base, "mnesia"),
-            "RABBITMQ_LOG_BASE": os.path.join(self.base, "log"),
-            "RABBITMQ_ENABLED_PLUGINS_FILE": os.path.join(self.base, "enabled_plugins"),
-            "RABBITMQ_CONFIG_FILE": os.path.join(self.base, "rabbitmq"),
-        }
-        log = open(os.path.join(self.base, "out.log"), "ab")  # noqa: SIM115 - kept for the process' life
-        self.proc = subprocess.Popen(
-            [RABBITMQ_SERVER], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        deadline = time.monotonic() + timeout
-        while not _amqp_ready(self.port):
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"RabbitMQ did not start; see {self.base}/out.log")
-            time.sleep(0.25)
-
-    def stop(self) -> None:
-        """Kill the node (its whole process group) and wait until it is gone."""
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(30)
-        self.proc = None
-        deadline = time.monotonic() + 30
-        while port_open("127.0.0.1", self.port, 0.2) and time.monotonic() < deadline:
-            time.sleep(0.1)
-
-
-def _amqp_ready(port: int) -> bool:
-    """The AMQP port answers the protocol header (the port opens a little before the node takes connections)."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"AMQP\x00\x00\x09\x01")
-            return s.recv(8).startswith(b"\x01")
-    except OSError:
-        return False

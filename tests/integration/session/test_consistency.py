@@ -29,7 +29,13 @@ def memcached() -> Iterator[MemcachedProcess]:
 
 @pytest.fixture
 async def private_client(database_url: str, memcached: MemcachedProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with app_with_env(ECHO_MEMCACHED_SERVERS=memcached.address, ECHO_CACHE_ENABLED="true") as client:
+    # Every session through the cache, however small (by default small ones are read inline).
+    env = {
+        "ECHO_MEMCACHED_SERVERS": memcached.address,
+        "ECHO_CACHE_ENABLED": "true",
+        "ECHO_SESSION_CACHE_INLINE_BYTES": "-1",
+    }
+    async with app_with_env(**env) as client:
         yield client
 
 
@@ -107,7 +113,7 @@ async def test_invalidations_lost_while_cut_off_never_surface(database_url: str,
     old entries are still there when the link comes back, and still no read returns them."""
     link = CuttableLink(memcached.port)
     link.heal()
-    async with app_with_env(ECHO_MEMCACHED_SERVERS=link.address, ECHO_CACHE_ENABLED="true") as client:
+    async with app_with_env(ECHO_MEMCACHED_SERVERS=link.address, ECHO_SESSION_CACHE_INLINE_BYTES="-1") as client:
         headers = headers_for(uuid.uuid4())
         sid = str((await new_session(client, headers, title="before"))["session_id"])
         first = (await client.get(f"/sessions/{sid}", headers=headers)).json()
@@ -140,6 +146,30 @@ async def test_invalidations_lost_while_cut_off_never_surface(database_url: str,
         assert any(k.endswith(f"{sid}:{3}") for k in _keys(memcached))
         direct.close()
     link.cut()
+
+
+async def test_small_sessions_are_read_inline_large_ones_cached(database_url: str, memcached: MemcachedProcess) -> None:
+    async with app_with_env(ECHO_MEMCACHED_SERVERS=memcached.address) as client:  # default threshold, 32 KiB
+        headers = headers_for(uuid.uuid4())
+        sid = str((await new_session(client, headers))["session_id"])
+        base = f"/sessions/{sid}"
+        for i in range(3):
+            await client.post(f"{base}/messages", json={"role": "user", "content": f"short {i}"}, headers=headers)
+        small = [(await client.get(base, headers=headers)).json() for _ in range(2)]
+        await client.get(f"{base}/messages", headers=headers)
+        assert small[0] == small[1] and small[0]["message_count"] == 3
+        assert [k for k in _keys(memcached) if sid in k] == []
+        for _ in range(5):
+            await client.post(f"{base}/messages", json={"role": "user", "content": "x" * 8000}, headers=headers)
+        large = [(await client.get(base, headers=headers)).json() for _ in range(2)]
+        page = (await client.get(f"{base}/messages", params={"after_seq": 6}, headers=headers)).json()
+        assert large[0] == large[1] and large[0]["message_count"] == 8
+        assert [m["seq"] for m in page["items"]] == [7, 8]
+        version = 9  # created at 1, then 8 appends
+        assert sorted(k.split(f"{sid}:")[1] for k in _keys(memcached) if sid in k) == [
+            f"{version}",
+            f"{version}:page:6:50",
+        ]
 
 
 async def test_cache_off_and_memcached_absent_work_from_postgres(database_url: str) -> None:

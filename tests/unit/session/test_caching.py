@@ -38,18 +38,20 @@ class FakeDb:
         self.info: dict[str, Any] = {}
 
 
-def _reader(versions: list[int | None], rows: list[tuple[int, bytes] | None]) -> tuple[Any, Any, dict[str, int]]:
-    calls = {"version": 0, "load": 0}
+def _reader(
+    probes: list[tuple[int, bytes | None] | None], rows: list[tuple[int, bytes] | None]
+) -> tuple[Any, Any, dict[str, int]]:
+    calls = {"probe": 0, "load": 0}
 
-    async def version_of() -> int | None:
-        calls["version"] += 1
-        return versions.pop(0)
+    async def probe() -> tuple[int, bytes | None] | None:
+        calls["probe"] += 1
+        return probes.pop(0)
 
     async def load() -> tuple[int, bytes] | None:
         calls["load"] += 1
         return rows.pop(0)
 
-    return version_of, load, calls
+    return probe, load, calls
 
 
 SID = uuid.UUID("00000000-0000-0000-0000-0000000000aa")
@@ -59,7 +61,7 @@ async def test_miss_stores_under_the_version_that_was_read() -> None:
     cache = MemoryCache()
     sc = SessionCache(cache)  # type: ignore[arg-type]
     # The row moved on between the version lookup (3) and the read (4): the body is stored as version 4.
-    version_of, load, _ = _reader([3], [(4, b'{"v":4}')])
+    version_of, load, _ = _reader([(3, None)], [(4, b'{"v":4}')])
     assert await sc.read(SID, version_of, load) == b'{"v":4}'
     assert set(cache.data) == {sc.key(SID, 4)}
 
@@ -68,31 +70,39 @@ async def test_hit_does_not_read_the_row() -> None:
     cache = MemoryCache()
     sc = SessionCache(cache)  # type: ignore[arg-type]
     cache.data[sc.key(SID, 7)] = b"cached"
-    version_of, load, calls = _reader([7], [])
+    version_of, load, calls = _reader([(7, None)], [])
     assert await sc.read(SID, version_of, load) == b"cached"
-    assert calls == {"version": 1, "load": 0}
+    assert calls == {"probe": 1, "load": 0}
 
 
 async def test_an_entry_of_an_older_version_is_never_served() -> None:
     cache = MemoryCache()
     sc = SessionCache(cache)  # type: ignore[arg-type]
     cache.data[sc.key(SID, 7)] = b"old"  # e.g. set by a slow reader after the writer's invalidation
-    version_of, load, _ = _reader([8], [(8, b"new")])
+    version_of, load, _ = _reader([(8, None)], [(8, b"new")])
     assert await sc.read(SID, version_of, load) == b"new"
+
+
+async def test_small_session_comes_back_with_the_probe_and_is_not_cached() -> None:
+    cache = MemoryCache()
+    sc = SessionCache(cache)  # type: ignore[arg-type]
+    version_of, load, calls = _reader([(5, b"small")], [])
+    assert await sc.read(SID, version_of, load) == b"small"
+    assert calls == {"probe": 1, "load": 0} and cache.data == {}
 
 
 async def test_unavailable_cache_is_one_query() -> None:
     sc = SessionCache(MemoryCache(available=False))  # type: ignore[arg-type]
     version_of, load, calls = _reader([], [(1, b"x")])
     assert await sc.read(SID, version_of, load) == b"x"
-    assert calls == {"version": 0, "load": 1}
+    assert calls == {"probe": 0, "load": 1}
 
 
 async def test_missing_session_is_none() -> None:
     sc = SessionCache(MemoryCache())  # type: ignore[arg-type]
     version_of, load, _ = _reader([None], [])
     assert await sc.read(SID, version_of, load) is None
-    version_of, load, _ = _reader([2], [None])  # deleted between the two queries
+    version_of, load, _ = _reader([(2, None)], [None])  # deleted between the two queries
     assert await sc.read(SID, version_of, load) is None
 
 

@@ -182,3 +182,64 @@ def test_sqlstate_classification() -> None:
     assert consumer.is_transient(wrapped("08006"))  # connection failure
     assert not consumer.is_transient(wrapped("22P02"))  # invalid text representation
     assert not consumer.is_transient(ValueError("x"))
+
+
+class WatchedQueue:
+    def __init__(self, consumers: int):
+        self.declaration_result = type("Declared", (), {"consumer_count": consumers})()
+
+
+class WatchedChannel:
+    def __init__(self, broker: WatchedBroker):
+        self.broker = broker
+
+    async def declare_queue(self, name: str, passive: bool = False) -> WatchedQueue:
+        assert passive and name == "q"
+        if self.broker.fail:
+            raise ConnectionError("queue not ready")
+        return WatchedQueue(self.broker.consumers)
+
+    async def close(self) -> None:
+        self.broker.closed_channels += 1
+
+
+class WatchedBroker:
+    def __init__(self) -> None:
+        self.connected = True
+        self.consumers = 1
+        self.fail = False
+        self.closed_channels = 0
+        self.connection = self
+
+    async def channel(self) -> WatchedChannel:
+        return WatchedChannel(self)
+
+
+async def test_watch_subscribes_again_when_the_queue_lost_its_consumer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    monkeypatch.setattr(consumer, "WATCH_INTERVAL_SECONDS", 0.01)
+    broker = WatchedBroker()
+    subscribed: list[int] = []
+
+    async def subscribe() -> None:
+        subscribed.append(1)
+        broker.consumers = 1
+
+    task = asyncio.create_task(consumer._watch(broker, "q", subscribe))  # type: ignore[arg-type]
+    try:
+        await asyncio.sleep(0.05)
+        assert subscribed == []  # a consumer is there: nothing to do
+        broker.connected = False
+        broker.consumers = 0
+        await asyncio.sleep(0.05)
+        assert subscribed == []  # disconnected: the robust connection is on it
+        broker.connected, broker.fail = True, True
+        await asyncio.sleep(0.05)
+        assert subscribed == []  # the queue is not back yet: try later, do not crash
+        broker.fail = False
+        await asyncio.sleep(0.05)
+        assert subscribed == [1]  # lost for good: subscribed again, once
+        assert broker.closed_channels > 0
+    finally:
+        task.cancel()
