@@ -165,6 +165,42 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class ImportedSession:
+    session_id: uuid.UUID
+    user_id: uuid.UUID
+    title: str
+    context_type: str
+    context_id: str | None
+    variables: dict[str, Any]
+    selected_tool_ids: list[str]
+    run_ids: list[str]
+    messages: list[dict[str, Any]]
+    content_bytes: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# Insert, or replace a row of the same owner whole; another owner's row is left alone (no row returned).
+# Cache entries are keyed by (session_id, version), and unlike the service's random IDs a legacy ID comes back
+# when a deleted session is migrated again (or the same tree goes into another database sharing the Memcached):
+# a new row's version therefore starts at the clock in microseconds, never at a number an old entry may still
+# hold. A replace goes up by one, as every other change of a session does.
+_IMPORT = text("""
+INSERT INTO session.chat_sessions AS s (session_id, user_id, title, context_type, context_id, variables,
+    selected_tool_ids, run_ids, messages, message_count, content_bytes, created_at, updated_at, version)
+VALUES (:sid, :uid, :title, :ctype, :cid, CAST(:variables AS jsonb), CAST(:tools AS jsonb), CAST(:run_ids AS jsonb),
+    CAST(:messages AS jsonb), jsonb_array_length(CAST(:messages AS jsonb)), :nbytes, :created_at, :updated_at,
+    (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)
+ON CONFLICT (session_id) DO UPDATE SET title = EXCLUDED.title, context_type = EXCLUDED.context_type,
+    context_id = EXCLUDED.context_id, variables = EXCLUDED.variables, selected_tool_ids = EXCLUDED.selected_tool_ids,
+    run_ids = EXCLUDED.run_ids, messages = EXCLUDED.messages, message_count = EXCLUDED.message_count,
+    content_bytes = EXCLUDED.content_bytes, created_at = EXCLUDED.created_at, updated_at = now(),
+    version = s.version + 1
+WHERE s.user_id = EXCLUDED.user_id
+RETURNING s.version""")
+
+
 class SessionRepository:
     def __init__(self, session: AsyncSession):
         self.session = session
@@ -356,3 +392,22 @@ class SessionRepository:
     async def list_tool_configs(self, session_id: uuid.UUID, *, after: str, limit: int) -> list[ToolConfigRow]:
         rows = (await self.session.execute(_LIST_CONFIGS, {"sid": session_id, "after": after, "limit": limit})).all()
         return [ToolConfigRow(r.tool_id, json.loads(r.config), r.created_at, r.updated_at) for r in rows]
+
+    async def import_session(self, s: ImportedSession) -> int | None:
+        """Write a whole session under its given ID (the legacy importer); the row's version, or None when the
+        session_id belongs to another user."""
+        params = {
+            "sid": s.session_id,
+            "uid": s.user_id,
+            "title": s.title,
+            "ctype": s.context_type,
+            "cid": s.context_id,
+            "variables": _dumps(s.variables),
+            "tools": _dumps(s.selected_tool_ids),
+            "run_ids": _dumps(s.run_ids),
+            "messages": _dumps(s.messages),
+            "nbytes": s.content_bytes,
+            "created_at": s.created_at,
+            "updated_at": s.updated_at,
+        }
+        return (await self.session.execute(_IMPORT, params)).scalar_one_or_none()
