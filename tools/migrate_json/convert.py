@@ -11,6 +11,7 @@ lands on the same UUID in every file that names it, and two owners' `agt_reviewe
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -154,6 +155,7 @@ def workflow_record(data: dict[str, Any], stem: str, folder: str | None, ids: Id
 # --- tools ------------------------------------------------------------------------------------------------
 
 
+
 def tool_row(data: dict[str, Any], stem: str, ids: Ids) -> ToolRow:
     """A tool as POST /tools would store it: type checked, api tools need their URL, tags de-duplicated."""
     raw_id = legacy_id(data, "tool_id", stem)
@@ -165,12 +167,19 @@ def tool_row(data: dict[str, Any], stem: str, ids: Ids) -> ToolRow:
         validate_definition(body)
     except EchoError as exc:
         raise Skip(f"wrong shape: {exc.detail}") from None
+    definition = copy.deepcopy(body.definition)
+    if body.tool_type == "builtin" and "builtin" not in definition:
+        # Legacy builtin tools named the implementation only by their name ("Calculator"); the executor
+        # finds a builtin by `definition.builtin`, so name it where it is one the platform has.
+        key = re.sub(r"[\s-]+", "_", body.name.strip().lower())
+        if key in BUILTIN_TOOL_NAMES:
+            definition["builtin"] = key
     return ToolRow(
         tool_id=ids.tool(raw_id),
         name=body.name,
         tool_type=body.tool_type,
         tags=list(dict.fromkeys(body.tags)),
-        definition=copy.deepcopy(body.definition),
+        definition=definition,
     )
 
 

@@ -120,6 +120,16 @@ def test_tool_tags_are_kept_once_each(ids: Ids) -> None:
     assert row.tags == ["a", "b"]
 
 
+def test_legacy_builtin_tools_name_the_platform_builtin_they_are(ids: Ids) -> None:
+    calc = tool_row({"name": "Calculator", "tool_type": "builtin", "definition": {}}, "tool_calc", ids)
+    assert calc.definition == {"builtin": "calculator"}
+    clock = tool_row({"name": "Current time", "tool_type": "builtin"}, "tool_clock", ids)
+    assert clock.definition["builtin"] == "current_time"
+    # An unknown builtin is kept as it was: the executor skips it with a warning rather than guessing.
+    other = tool_row({"name": "Teleport", "tool_type": "builtin", "definition": {}}, "tool_tp", ids)
+    assert "builtin" not in other.definition
+
+
 def test_session_messages_get_seq_and_their_timestamps(ids: Ids) -> None:
     record = session_record(
         {
