@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 from sqlalchemy.engine import make_url
 
-from shared.settings import get_settings
+from shared.settings import Settings
 
 HINT = "Start it with `docker compose up -d postgres rabbitmq memcached` where Docker exists, or locally with"
 
@@ -22,7 +22,8 @@ def _open(host: str, port: int) -> bool:
 
 
 def main() -> int:
-    s = get_settings()
+    # Not get_settings(): its warning about a missing JWT secret is for the services, which `make run` gives one.
+    s = Settings()
     db = make_url(s.database_url)
     if not _open(db.host or "127.0.0.1", db.port or 5432):
         where = f"{db.host}:{db.port or 5432}"
@@ -33,7 +34,10 @@ def main() -> int:
     amqp = urlparse(s.amqp_url)
     if not _open(amqp.hostname or "127.0.0.1", amqp.port or 5672):
         where = f"{amqp.hostname}:{amqp.port or 5672}"
-        print(f"RabbitMQ is not reachable at {where}. {HINT} `rabbitmq-server -detached`, or set ECHO_AMQP_URL.", file=sys.stderr)
+        print(
+            f"RabbitMQ is not reachable at {where}. {HINT} `rabbitmq-server -detached`, or set ECHO_AMQP_URL.",
+            file=sys.stderr,
+        )
         return 1
     if s.cache_enabled:
         host, port = s.memcached_server_list[0]

@@ -155,7 +155,6 @@ def workflow_record(data: dict[str, Any], stem: str, folder: str | None, ids: Id
 # --- tools ------------------------------------------------------------------------------------------------
 
 
-
 def tool_row(data: dict[str, Any], stem: str, ids: Ids) -> ToolRow:
     """A tool as POST /tools would store it: type checked, api tools need their URL, tags de-duplicated."""
     raw_id = legacy_id(data, "tool_id", stem)

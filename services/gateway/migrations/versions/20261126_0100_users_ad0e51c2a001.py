@@ -4,6 +4,7 @@ Revision ID: ad0e51c2a001
 Revises:
 Create Date: 2026-11-26 01:00:00
 """
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa
