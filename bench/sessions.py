@@ -4,6 +4,7 @@ Loopback only and bounded. Starts, in a scratch database (created, migrated and 
 namespace of its own (deleted at the end):
 - the platform: all four services as processes, pointed at a private Memcached (so its hit counter is ours);
 - a second session service with the cache off, behind a second gateway (for cache-hit versus cache-off reads);
+- a third session service whose Memcached is unreachable (reads must be as fast as with the cache off);
 - a bare FastAPI + asyncpg app (this file, `--bare-server`, under uvicorn like the services) that runs the same
   single-row append and read statements without auth, ORM, cache or proxy hop.
 Then, with `--concurrency` clients in this process: appends, reads of a 20-message and of a 1,000-message
@@ -197,7 +198,9 @@ def _client(base_url: str, concurrency: int, headers: dict[str, str] | None = No
     return httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=60)
 
 
-async def run(args: argparse.Namespace, on: Platform, off: Platform, bare_port: int, db: asyncpg.Connection) -> None:
+async def run(
+    args: argparse.Namespace, on: Platform, off: Platform, down: Platform, bare_port: int, db: asyncpg.Connection
+) -> None:
     n, c = args.requests, args.concurrency
     with httpx.Client(base_url=on.url, timeout=30) as gw:
         email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
@@ -209,6 +212,7 @@ async def run(args: argparse.Namespace, on: Platform, off: Platform, bare_port: 
         "gateway_off": _client(off.url, c, auth),
         "direct": _client(on.service_url("session"), c, auth),
         "direct_off": _client(off.service_url("session"), c, auth),
+        "direct_down": _client(down.service_url("session"), c, auth),
         "bare": _client(f"http://127.0.0.1:{bare_port}", c),
     }
     message = {"role": "user", "content": CONTENT}
@@ -271,6 +275,7 @@ async def run(args: argparse.Namespace, on: Platform, off: Platform, bare_port: 
                     ("gateway -> session, cache off", getter("gateway_off", ours, "/sessions"), 200),
                     ("session direct, cache on", getter("direct", ours, "/sessions"), 200),
                     ("session direct, cache off", getter("direct_off", ours, "/sessions"), 200),
+                    ("session direct, Memcached down", getter("direct_down", ours, "/sessions"), 200),
                     ("bare FastAPI + asyncpg", getter("bare", bare, "/s"), 200),
                 ],
             )
@@ -280,7 +285,7 @@ async def run(args: argparse.Namespace, on: Platform, off: Platform, bare_port: 
             print(f"read a {size:,}-message session ({kib:,.0f} KiB of JSON)")
             for r in results:
                 print(r.line(c))
-            g_hit, g_off, d_hit, d_off, b = results
+            g_hit, g_off, d_hit, d_off, d_down, b = results
             print(
                 f"  cache on / cache off: {g_hit.rps / g_off.rps:.2f}x (gateway), "
                 f"{d_hit.rps / d_off.rps:.2f}x (direct) the throughput; Memcached served {hit_ratio:.0%} "
@@ -289,6 +294,10 @@ async def run(args: argparse.Namespace, on: Platform, off: Platform, bare_port: 
             )
             print(
                 f"  bare / gateway cache on: {b.rps / g_hit.rps:.1f}x; bare / direct cache on: {b.rps / d_hit.rps:.1f}x"
+            )
+            print(
+                f"  Memcached down / cache off (direct): {d_down.rps / d_off.rps:.2f}x the throughput, "
+                f"p99 {pct(d_down.ms, 99):.1f} ms vs {pct(d_off.ms, 99):.1f} ms"
             )
 
         print(f"\nAppend latency by session size: {args.appends} appends in a row (no concurrency) per size and stack.")
@@ -357,14 +366,19 @@ def main() -> int:
         memcached = f"127.0.0.1:{memcached_port}"
         on = make_platform(url, AMQP, memcached, log_dir / "on", **common)
         off = make_platform(url, AMQP, memcached, log_dir / "off", ECHO_CACHE_ENABLED="false", **common)
-        platforms += [on, off]
+        # A session service whose Memcached is a port nobody listens on: the cache-is-down path.
+        down = make_platform(url, AMQP, f"127.0.0.1:{free_port()}", log_dir / "down", **common)
+        platforms += [on, off, down]
         (log_dir / "on").mkdir()
         (log_dir / "off").mkdir()
+        (log_dir / "down").mkdir()
         on.start_all()
         for name in ("session", "gateway"):
             off.start(name)
+        down.start("session")
         for name in ("session", "gateway"):
             off.wait_healthy(name)
+        down.wait_healthy("session")
         bare_port = free_port()
         procs.append(
             subprocess.Popen([sys.executable, __file__, "--bare-server", str(bare_port), "--dsn", dsn], cwd=ROOT)
@@ -375,7 +389,7 @@ def main() -> int:
             db = await asyncpg.connect(dsn)
             try:
                 await db.execute(BARE_SCHEMA)
-                await run(args, on, off, bare_port, db)
+                await run(args, on, off, down, bare_port, db)
             finally:
                 await db.close()
 
