@@ -28,6 +28,10 @@ CacheState = Literal["ok", "down", "disabled"]
 MAX_VALUE_BYTES = 1024 * 1024 - 4096
 
 
+def _encode(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), default=str).encode()
+
+
 class CircuitBreaker:
     """Closed until `threshold` consecutive failures, then open for `cooldown` seconds, then one probe."""
 
@@ -114,10 +118,7 @@ class Cache:
         return result
 
     async def get_json(self, key: str) -> Any | None:
-        try:
-            raw = await self._call("get", key)
-        except Exception:
-            return None
+        raw = await self.get_raw_json(key)
         if raw is None:
             return None
         try:
@@ -128,19 +129,11 @@ class Cache:
             return None
 
     async def set_json(self, key: str, value: Any, ttl: int | None = None) -> bool:
-        try:
-            payload = json.dumps(value, separators=(",", ":"), default=str).encode()
-            return bool(await self._call("set", key, payload, expire=ttl or self.ttl, noreply=False))
-        except Exception:
-            return False
+        return await self._store("set", key, _encode(value), ttl)
 
     async def add_json(self, key: str, value: Any, ttl: int | None = None) -> bool:
         """Store only if absent (never overwrites a newer value)."""
-        try:
-            payload = json.dumps(value, separators=(",", ":"), default=str).encode()
-            return bool(await self._call("add", key, payload, expire=ttl or self.ttl, noreply=False))
-        except Exception:
-            return False
+        return await self._store("add", key, _encode(value), ttl)
 
     async def get_raw_json(self, key: str) -> bytes | None:
         """A JSON document stored by `set_raw_json`, as bytes (to be served as-is); None on a miss or failure."""
@@ -151,11 +144,16 @@ class Cache:
         return bytes(raw) if raw is not None else None
 
     async def set_raw_json(self, key: str, payload: bytes, ttl: int | None = None) -> bool:
-        """Store an already serialised JSON document; values over Memcached's item size limit are not sent."""
+        """Store an already serialised JSON document."""
+        return await self._store("set", key, payload, ttl)
+
+    async def _store(self, op: str, key: str, payload: bytes, ttl: int | None) -> bool:
+        # Values over Memcached's item size limit are not sent: the server would refuse them, and that refusal
+        # would count against the breaker as if Memcached were failing.
         if len(payload) > MAX_VALUE_BYTES:
             return False
         try:
-            return bool(await self._call("set", key, payload, expire=ttl or self.ttl, noreply=False))
+            return bool(await self._call(op, key, payload, expire=ttl or self.ttl, noreply=False))
         except Exception:
             return False
 

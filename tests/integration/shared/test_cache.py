@@ -63,3 +63,16 @@ async def test_disabled_cache_is_a_no_op() -> None:
     assert await cache.get_json("k") is None
     assert await cache.delete("k")
     cache.close()
+
+
+async def test_oversized_values_are_not_sent_and_do_not_trip_the_breaker(servers: Servers) -> None:
+    cache = Cache(Settings(memcached_servers=servers.memcached))
+    try:
+        key = cache.key("test", uuid.uuid4().hex)
+        for _ in range(5):
+            assert not await cache.set_json(key, "x" * (2 * 1024 * 1024))
+        assert not cache.breaker.is_open
+        assert await cache.set_json(key, "small")
+        assert await cache.get_json(key) == "small"
+    finally:
+        cache.close()
