@@ -11,7 +11,7 @@ import jwt
 from fastapi import Depends, Request
 
 from shared.errors import ServiceUnavailable, Unauthorized
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 
 REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud"]
 
@@ -30,8 +30,7 @@ def _verification_key(settings: Settings) -> str:
     return settings.signing_secret
 
 
-def issue_token(user_id: uuid.UUID, settings: Settings | None = None, ttl: int | None = None) -> tuple[str, int]:
-    settings = settings or get_settings()
+def issue_token(user_id: uuid.UUID, settings: Settings, ttl: int | None = None) -> tuple[str, int]:
     expires_in = ttl if ttl is not None else settings.jwt_ttl_seconds
     now = int(time.time())
     claims = {
@@ -54,8 +53,7 @@ def issue_token(user_id: uuid.UUID, settings: Settings | None = None, ttl: int |
     return jwt.encode(claims, key, algorithm=settings.jwt_algorithm), expires_in
 
 
-def decode_token(token: str, settings: Settings | None = None) -> CurrentUser:
-    settings = settings or get_settings()
+def decode_token(token: str, settings: Settings) -> CurrentUser:
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -90,7 +88,7 @@ def bearer_token(request: Request) -> str | None:
 
 async def get_current_user(request: Request) -> CurrentUser:
     """The caller; in `optional` enforcement a request without a token is the anonymous user."""
-    settings = get_settings()
+    settings: Settings = request.app.state.settings
     token = bearer_token(request)
     if token is None:
         if settings.auth_enforcement == "optional":
@@ -99,12 +97,4 @@ async def get_current_user(request: Request) -> CurrentUser:
     return decode_token(token, settings)
 
 
-async def require_user(user: Annotated[CurrentUser, Depends(get_current_user)]) -> CurrentUser:
-    """The caller, who must have presented a valid token whatever the enforcement mode."""
-    if user.anonymous:
-        raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'.")
-    return user
-
-
 User = Annotated[CurrentUser, Depends(get_current_user)]
-AuthenticatedUser = Annotated[CurrentUser, Depends(require_user)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -28,8 +27,7 @@ CacheState = Literal["ok", "down", "disabled"]
 MAX_VALUE_BYTES = 1024 * 1024 - 4096
 
 
-def _encode(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), default=str).encode()
+_JSON_STARTS = frozenset(bytes([c]) for c in b'{["-0123456789tfn')
 
 
 class CircuitBreaker:
@@ -117,31 +115,22 @@ class Cache:
         self.breaker.success()
         return result
 
-    async def get_json(self, key: str) -> Any | None:
-        raw = await self.get_raw_json(key)
-        if raw is None:
-            return None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            log.warning("dropping a cache entry that is not JSON", extra={"fields": {"key": key}})
-            await self.delete(key)
-            return None
-
-    async def set_json(self, key: str, value: Any, ttl: int | None = None) -> bool:
-        return await self._store("set", key, _encode(value), ttl)
-
-    async def add_json(self, key: str, value: Any, ttl: int | None = None) -> bool:
-        """Store only if absent (never overwrites a newer value)."""
-        return await self._store("add", key, _encode(value), ttl)
-
     async def get_raw_json(self, key: str) -> bytes | None:
         """A JSON document stored by `set_raw_json`, as bytes (to be served as-is); None on a miss or failure."""
         try:
             raw = await self._call("get", key)
         except Exception:
             return None
-        return bytes(raw) if raw is not None else None
+        if raw is None:
+            return None
+        payload = bytes(raw)
+        # Served without parsing, so anything that cannot start a JSON document (a foreign or pickled value put
+        # there by another client) is dropped rather than handed to a caller.
+        if payload.lstrip()[:1] not in _JSON_STARTS:
+            log.warning("dropping a cache entry that is not JSON", extra={"fields": {"key": key}})
+            await self.delete(key)
+            return None
+        return payload
 
     async def set_raw_json(self, key: str, payload: bytes, ttl: int | None = None) -> bool:
         """Store an already serialised JSON document."""

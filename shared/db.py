@@ -7,6 +7,7 @@ with `after_commit` and runs right after the commit, before the response is sent
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -70,8 +71,11 @@ async def commit(session: AsyncSession) -> None:
             log.exception("after-commit hook failed")
 
 
-async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+@contextlib.asynccontextmanager
+async def transaction(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """The one way to run a unit of work: commit when the block ends, then the after-commit hooks; roll back and
+    drop the hooks when it raises. Requests, consumers and the runner all go through here, so a publish or a
+    cache invalidation registered with `after_commit` is never skipped and never runs for rolled-back work."""
     async with maker() as session:
         try:
             yield session
@@ -79,8 +83,12 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
             session.info.pop("after_commit", None)
             await session.rollback()
             raise
-        else:
-            await commit(session)
+        await commit(session)
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with transaction(request.app.state.sessionmaker) as session:
+        yield session
 
 
 # scope="function": the commit happens before the response leaves, so a client that got its answer can rely on it.

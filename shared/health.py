@@ -36,11 +36,17 @@ async def health_db(request: Request) -> JSONResponse:
 
 @router.get("/health/cache")
 async def health_cache(request: Request) -> JSONResponse:
-    state, detail = await request.app.state.cache.state()
+    cache = request.app.state.cache
+    if cache is None:
+        return _answer("disabled", "this service does not use the cache")
+    state, detail = await cache.state()
     return _answer(state, detail)
 
 
 @router.get("/health/broker")
 async def health_broker(request: Request) -> JSONResponse:
-    state, detail = await request.app.state.broker.state()
+    broker = request.app.state.broker
+    if broker is None:
+        return _answer("disabled", "this service does not use the broker")
+    state, detail = await broker.state()
     return _answer(state, detail)

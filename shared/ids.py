@@ -12,8 +12,6 @@ import uuid
 # Fixed forever: changing it would re-map every free-form ID already stored.
 ID_NAMESPACE = uuid.UUID("4d1b7f3e-8c2a-5e6f-9a0b-ec4a1d0e5f00")
 
-PREFIXES = ("agt", "wf", "tool", "sess")
-
 
 def parse_uuid(value: str | uuid.UUID, prefix: str, *, scope: uuid.UUID | str | None = None) -> uuid.UUID:
     """The UUID behind `value`, an ID of the kind named by `prefix` ("agt", "wf", "tool", "sess").

@@ -15,7 +15,8 @@ from shared.errors import install_error_handlers
 from shared.health import router as health_router
 from shared.logging import RequestIdMiddleware, configure_logging
 from shared.messaging import Broker
-from shared.settings import get_settings
+from shared.metrics import install_metrics
+from shared.settings import Settings, get_settings
 
 ExtraLifespan = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[Any]]
 
@@ -24,10 +25,15 @@ def create_service_app(
     name: str,
     *,
     routers: Sequence[APIRouter],
+    uses_broker: bool = False,
+    uses_cache: bool = False,
     extra_lifespan: ExtraLifespan | None = None,
     description: str = "",
+    settings: Settings | None = None,
 ) -> FastAPI:
-    settings = get_settings()
+    """A service opens only the connections it uses: `/health/broker` and `/health/cache` answer `disabled` for
+    the others, and `app.state.broker` / `app.state.cache` are None there."""
+    settings = settings or get_settings()
     configure_logging(name, settings.log_level)
 
     @contextlib.asynccontextmanager
@@ -35,9 +41,10 @@ def create_service_app(
         app.state.settings = settings
         app.state.engine = create_engine(settings)
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
-        app.state.cache = Cache(settings)
-        app.state.broker = Broker(settings, name=f"echoai-{name}")
-        app.state.broker.start()
+        app.state.cache = Cache(settings) if uses_cache else None
+        app.state.broker = Broker(settings, name=f"echoai-{name}") if uses_broker else None
+        if app.state.broker is not None:
+            app.state.broker.start()
         try:
             if extra_lifespan is not None:
                 async with extra_lifespan(app):
@@ -45,13 +52,17 @@ def create_service_app(
             else:
                 yield
         finally:
-            await app.state.broker.close()
-            app.state.cache.close()
+            if app.state.broker is not None:
+                await app.state.broker.close()
+            if app.state.cache is not None:
+                app.state.cache.close()
             await app.state.engine.dispose()
 
     app = FastAPI(title=f"EchoAI {name}", description=description, lifespan=lifespan)
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
+    # Before the routers: the gateway's catch-all proxy route must not swallow /metrics.
+    install_metrics(app)
     app.include_router(health_router)
     for router in routers:
         app.include_router(router)

@@ -12,6 +12,7 @@ from services.executor.events import RunEvents
 from services.executor.runtime.consumer import Consumers
 from services.executor.runtime.runner import Runner
 from shared.service import create_service_app
+from shared.settings import Settings
 
 
 @contextlib.asynccontextmanager
@@ -38,9 +39,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.http.aclose()
 
 
-def create_app() -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         "executor",
+        settings=settings,
+        uses_broker=True,
         routers=[chat.router, executions.router],
         extra_lifespan=_lifespan,
         description="Runs workflows with CrewAI, records executions and their steps, publishes step events.",

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.executor.models import Execution
 from services.executor.repository import ExecutionRepository
-from shared.db import utcnow
+from shared.db import transaction, utcnow
 from shared.errors import ServiceUnavailable
 from shared.messaging import Broker, RunFinishedV1, StepEventV1
 from shared.messaging.messages import EventType
@@ -66,7 +66,7 @@ class RunEvents:
         """Run `work` in one transaction that also takes the seqs of the events it returns; publish them after
         the commit. One round trip for a durable point and its events, and the events follow the data."""
         async with self.ordered(run_id):
-            async with self.sessionmaker.begin() as session:
+            async with transaction(self.sessionmaker) as session:
                 repo = ExecutionRepository(session)
                 pending = await work(repo)
                 live = self.enabled and self.broker.connected and bool(pending)
@@ -106,7 +106,7 @@ class RunEvents:
             return
         async with self.ordered(run_id):
             try:
-                async with self.sessionmaker.begin() as session:
+                async with transaction(self.sessionmaker) as session:
                     seq = await ExecutionRepository(session).next_seq(run_id)
             except Exception:
                 log.exception("could not take a seq for %s of run %s", type_, run_id)
@@ -186,7 +186,7 @@ class RunEvents:
             except ServiceUnavailable:
                 log.warning("RunFinished of run %s not published yet: broker unavailable", run.run_id)
                 return False
-            async with self.sessionmaker.begin() as session:
+            async with transaction(self.sessionmaker) as session:
                 await ExecutionRepository(session).mark_finish_published(run.run_id)
         return True
 

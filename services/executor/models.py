@@ -19,11 +19,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.contracts import RUN_STATUSES, STEP_STATUSES
 from shared.db import make_metadata
 
-RUN_STATUSES = ("queued", "running", "paused", "completed", "failed", "cancelled")
-TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
-STEP_STATUSES = ("running", "completed", "failed", "cancelled")
 CHECKPOINT_STATUSES = ("pending", "approved", "edited", "rejected")
 
 

@@ -15,12 +15,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.executor.clients import Upstream
-from services.executor.domain.plan import BUILTIN_TOOL_NAMES, DefinitionError, Plan, build_plan
+from services.executor.domain.plan import DefinitionError, Plan, build_plan
 from services.executor.events import RunEvents
-from services.executor.models import RUN_STATUSES, Execution
+from services.executor.models import Execution
 from services.executor.repository import ExecutionRepository
 from services.executor.schemas import SendIn, SendOut
 from shared.auth import CurrentUser
+from shared.contracts import BUILTIN_TOOL_NAMES, RUN_STATUSES
 from shared.db import after_commit, utcnow
 from shared.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
 from shared.messaging import Broker, RunControlV1, RunRequestV1

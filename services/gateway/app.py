@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from services.gateway import redact
-from services.gateway.api import auth, proxy, runs
+from services.gateway.api import auth, health, passthrough, runs
 from services.gateway.fanout.hub import Hub
 from services.gateway.proxy import make_client
 from shared.service import create_service_app
+from shared.settings import Settings
 
 
 @contextlib.asynccontextmanager
@@ -25,11 +26,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.http.aclose()
 
 
-def create_app() -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
     # The proxy's catch-all route goes last so the gateway's own routes win.
     app = create_service_app(
         "gateway",
-        routers=[auth.router, runs.router, proxy.router],
+        settings=settings,
+        uses_broker=True,
+        routers=[auth.router, health.router, runs.router, passthrough.router],
         extra_lifespan=_lifespan,
         description="The public entry of EchoAI: identity, the API of every service, live step events.",
     )

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from services.session import consumer
 from services.session.api import messages, sessions
 from shared.service import create_service_app
+from shared.settings import Settings
 
 
 @contextlib.asynccontextmanager
@@ -20,9 +21,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await consumer.stop(app)
 
 
-def create_app() -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         "session",
+        settings=settings,
+        uses_broker=True,
+        uses_cache=True,
         routers=[sessions.router, messages.router],
         extra_lifespan=_lifespan,
         description="Chat sessions: messages, context, variables, tool selection and per-tool configs, runs.",

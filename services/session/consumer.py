@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
 from fastapi import FastAPI
@@ -23,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.session.service import SessionService
 from shared.cache import Cache
-from shared.db import commit
+from shared.db import transaction
 from shared.messaging.broker import Broker
+from shared.messaging.delivery import delivery_attempt, settle
 from shared.messaging.messages import RunFinishedV1, decode_message
 
 log = logging.getLogger("echoai.session.consumer")
@@ -112,20 +112,6 @@ def is_transient(error: BaseException) -> bool:
     return state is not None and state.startswith(_TRANSIENT_SQLSTATE_PREFIXES)
 
 
-def _deliveries(message: AbstractIncomingMessage) -> int:
-    # Quorum queues count redeliveries in this header.
-    count: Any = (message.headers or {}).get("x-delivery-count", 0)
-    return int(count) + 1 if isinstance(count, int) else 1
-
-
-async def _settle(action: Awaitable[Any], what: str) -> None:
-    # The channel may be gone (broker restart, shutdown): RabbitMQ then redelivers, and the append is idempotent.
-    try:
-        await action
-    except Exception as exc:
-        log.warning("could not %s a run outcome delivery (%s); it will be redelivered", what, type(exc).__name__)
-
-
 async def handle(maker: async_sessionmaker[AsyncSession], cache: Cache, message: AbstractIncomingMessage) -> None:
     try:
         event = decode_message(message.body)
@@ -134,30 +120,29 @@ async def handle(maker: async_sessionmaker[AsyncSession], cache: Cache, message:
             "rejecting a run outcome that cannot be read",
             extra={"fields": {"error": str(exc)[:500], "body": message.body[:200].decode(errors="replace")}},
         )
-        await _settle(message.reject(requeue=False), "reject")
+        await settle(message, "reject")
         return
     if not isinstance(event, RunFinishedV1):
         log.error("rejecting a %s message on the run outcome queue", event.kind)
-        await _settle(message.reject(requeue=False), "reject")
+        await settle(message, "reject")
         return
     if event.session_id is None:
-        await _settle(message.ack(), "ack")
+        await settle(message)
         return
     fields = {"run_id": str(event.run_id), "session_id": str(event.session_id), "status": event.status}
     try:
-        async with maker() as db:
+        async with transaction(maker) as db:
             changed = await SessionService(db, cache).record_run_outcome(event)
-            await commit(db)
     except Exception as exc:
         transient = is_transient(exc)
-        if transient or _deliveries(message) < MAX_DELIVERIES_ON_ERROR:
+        if transient or delivery_attempt(message) < MAX_DELIVERIES_ON_ERROR:
             reason = type(exc).__name__
             log.warning("could not store a run outcome (%s); back to the queue", reason, extra={"fields": fields})
             await asyncio.sleep(RETRY_DELAY_SECONDS)
-            await _settle(message.nack(requeue=True), "requeue")
+            await settle(message, "requeue")
         else:
             log.exception("dropping a run outcome after %d failures", MAX_DELIVERIES_ON_ERROR, extra={"fields": fields})
-            await _settle(message.reject(requeue=False), "reject")
+            await settle(message, "reject")
         return
     log.info("run outcome %s", "stored" if changed else "already stored or session gone", extra={"fields": fields})
-    await _settle(message.ack(), "ack")
+    await settle(message)

@@ -11,9 +11,10 @@ from services.workflow.api import agents, tools, workflows
 from services.workflow.limits import BodySizeLimit
 from services.workflow.storage import WorkingCopies
 from shared.service import create_service_app
+from shared.settings import Settings
 
 
-def create_app(*, fs_root: str | Path | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, fs_root: str | Path | None = None) -> FastAPI:
     """`fs_root` overrides ECHO_WORKFLOW_FS_ROOT (tests give each run a directory of its own)."""
 
     @contextlib.asynccontextmanager
@@ -23,6 +24,7 @@ def create_app(*, fs_root: str | Path | None = None) -> FastAPI:
 
     app = create_service_app(
         "workflow",
+        settings=settings,
         routers=[workflows.router, agents.router, tools.router],
         extra_lifespan=lifespan,
         description="Workflow definitions with immutable versions, the agent registry and tools.",

@@ -6,22 +6,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, literal, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.workflow.models import Agent, Tool, Workflow, WorkflowVersion
-
-Keyset = tuple[datetime, uuid.UUID]
-
-
-def _before(created_at: Any, key: Any, after: Keyset | None) -> ColumnElement[bool]:
-    if after is None:
-        return literal(True)
-    return tuple_(created_at, key) < tuple_(*after)
+from shared.pagination import Keyset, older_than
 
 
 class WorkflowRepository:
@@ -82,7 +74,7 @@ class WorkflowRepository:
         stmt = select(Workflow).where(
             Workflow.user_id == user_id,
             Workflow.deleted_at.is_(None),
-            _before(Workflow.created_at, Workflow.workflow_id, after),
+            older_than(Workflow.created_at, Workflow.workflow_id, after),
         )
         if status is not None:
             stmt = stmt.where(Workflow.status == status)
@@ -186,7 +178,7 @@ class AgentRepository:
     async def page(
         self, user_id: uuid.UUID, source_workflow_id: uuid.UUID | None, after: Keyset | None, limit: int
     ) -> Sequence[Agent]:
-        stmt = select(Agent).where(Agent.user_id == user_id, _before(Agent.created_at, Agent.agent_id, after))
+        stmt = select(Agent).where(Agent.user_id == user_id, older_than(Agent.created_at, Agent.agent_id, after))
         if source_workflow_id is not None:
             stmt = stmt.where(Agent.source_workflow_id == source_workflow_id)
         stmt = stmt.order_by(Agent.created_at.desc(), Agent.agent_id.desc()).limit(limit)
@@ -232,7 +224,7 @@ class ToolRepository:
     async def page(
         self, user_id: uuid.UUID, tags: Sequence[str], tool_type: str | None, after: Keyset | None, limit: int
     ) -> Sequence[Tool]:
-        stmt = select(Tool).where(self._visible(user_id), _before(Tool.created_at, Tool.tool_id, after))
+        stmt = select(Tool).where(self._visible(user_id), older_than(Tool.created_at, Tool.tool_id, after))
         if tags:
             # `@>` (contains every tag) is what the GIN index on tags serves.
             stmt = stmt.where(Tool.tags.contains(list(tags)))

@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from shared.contracts import ExecutionModel
+
 SaveAs = Literal["draft", "temp", "final"]
 WorkflowStatus = Literal["draft", "temp", "final"]
-ExecutionModel = Literal["sequential", "parallel", "hierarchical"]
 ToolType = Literal["builtin", "api", "custom"]
 
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from shared.errors import ServiceUnavailable
 from shared.messaging import topology
+from shared.metrics import BROKER_PUBLISH_FAILURES
 from shared.settings import Settings
 
 log = logging.getLogger("echoai.broker")
@@ -118,6 +119,23 @@ class Broker:
         timeout: float | None = None,
     ) -> None:
         """Publish; with `confirm` this returns only once RabbitMQ has taken responsibility for the message."""
+        try:
+            await self._publish(exchange, routing_key, message, persistent, confirm, mandatory, headers, timeout)
+        except ServiceUnavailable:
+            BROKER_PUBLISH_FAILURES.labels(exchange=exchange).inc()
+            raise
+
+    async def _publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        message: BaseModel,
+        persistent: bool,
+        confirm: bool,
+        mandatory: bool,
+        headers: dict[str, Any] | None,
+        timeout: float | None,
+    ) -> None:
         channel = self._confirm_channel if confirm else self._fast_channel
         if channel is None or not self.connected:
             raise ServiceUnavailable(

@@ -41,27 +41,33 @@ def test_proxy_to_stopped_service_is_502_json(lonely_gateway: Platform) -> None:
 
 
 def test_cache_down_and_disabled(database_url: str, servers: Servers, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The session service is the one that uses Memcached; the others say they do not.
     dead = f"127.0.0.1:{free_port()}"
     p = make_platform(database_url, servers.amqp_url, dead, tmp_path)
+    p.start("session")
     p.start("gateway")
+    p.wait_healthy("session")
     p.wait_healthy("gateway")
     try:
-        r = httpx.get(p.url + "/health/cache", timeout=10)
+        r = httpx.get(p.service_url("session") + "/health/cache", timeout=10)
         assert r.status_code == 503
         assert r.json()["status"] == "down"
         # The rest keeps answering.
-        assert httpx.get(p.url + "/health/db", timeout=10).status_code == 200
+        assert httpx.get(p.service_url("session") + "/health/db", timeout=10).status_code == 200
         assert (
             httpx.post(p.url + "/auth/login", json={"email": "x@y.io", "password": "whatever1"}, timeout=10).status_code
             == 401
         )
+        r = httpx.get(p.url + "/health/cache", timeout=10)
+        assert r.status_code == 200
+        assert r.json() == {"status": "disabled", "detail": "this service does not use the cache"}
     finally:
         p.stop_all()
     p = make_platform(database_url, servers.amqp_url, servers.memcached, tmp_path, ECHO_CACHE_ENABLED="false")
-    p.start("gateway")
-    p.wait_healthy("gateway")
+    p.start("session")
+    p.wait_healthy("session")
     try:
-        r = httpx.get(p.url + "/health/cache", timeout=10)
+        r = httpx.get(p.service_url("session") + "/health/cache", timeout=10)
         assert r.status_code == 200
         assert r.json() == {"status": "disabled"}
     finally:

@@ -44,6 +44,8 @@ class Servers:
     amqp_url: str
     memcached: str
     _containers: list[Any] = field(default_factory=list)
+    # The server's own database URL, before the run's fresh database was named.
+    base_database_url: str = ""
 
     def stop(self) -> None:
         for container in self._containers:

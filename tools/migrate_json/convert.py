@@ -19,12 +19,12 @@ from typing import Annotated, Any, TypeVar, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from services.executor.domain.plan import BUILTIN_TOOL_NAMES
 from services.session.schemas import MAX_TOOLS, ContextIn, ContextType, JsonObject, Role, no_nul
 from services.workflow.domain.definitions import normalise_agent_ids
 from services.workflow.domain.tools import validate_definition
 from services.workflow.repository import AgentRow, ToolRow
 from services.workflow.schemas import AgentSpec, ToolIn, ToolType, WorkflowDefinition
+from shared.contracts import BUILTIN_TOOL_NAMES
 from shared.errors import EchoError, describe_validation_errors
 from shared.ids import parse_uuid
 

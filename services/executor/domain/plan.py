@@ -9,13 +9,11 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-ExecutionModel = Literal["sequential", "parallel", "hierarchical"]
-EXECUTION_MODELS: tuple[str, ...] = ("sequential", "parallel", "hierarchical")
+from shared.contracts import EXECUTION_MODELS, ExecutionModel
+
 MANAGER_STEP_ID = "manager"
-# Tools every executor runs without a catalogue entry; a definition may name them instead of a tool id.
-BUILTIN_TOOL_NAMES: tuple[str, ...] = ("calculator", "current_time")
 MAX_AGENTS = 100
 MAX_ID = 200
 CONTEXT_HEADER = "Results of the earlier steps:"

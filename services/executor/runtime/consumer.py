@@ -16,37 +16,20 @@ from pydantic import ValidationError
 
 from services.executor.runtime.runner import Runner
 from shared.errors import ServiceUnavailable
-from shared.messaging import Broker, RunControlV1, RunRequestV1, decode_message
+from shared.messaging import (
+    Broker,
+    RunControlV1,
+    RunRequestV1,
+    death_reason,
+    decode_message,
+    delivery_attempt,
+    settle,
+)
 from shared.messaging.topology import MAX_DELIVERIES, RUN_REQUESTS_KEY
 
 log = logging.getLogger("echoai.executor.consumer")
 
 RETRY_PAUSE = 1.0  # before handing back a request we could not process (database away): no hot loop
-
-
-def delivery_attempt(message: AbstractIncomingMessage) -> int:
-    """1 for the first delivery; quorum queues count earlier returns in `x-delivery-count`."""
-    count = (message.headers or {}).get("x-delivery-count", 0)
-    return count + 1 if isinstance(count, int) and count >= 0 else 1
-
-
-def death_reason(message: AbstractIncomingMessage) -> str:
-    headers = message.headers or {}
-    reason = headers.get("x-first-death-reason")
-    return str(reason.decode() if isinstance(reason, bytes) else reason or "rejected")
-
-
-async def _settle(message: AbstractIncomingMessage, *, requeue: bool | None = None) -> None:
-    """Ack (requeue None), nack-requeue (True) or reject to the dead letters (False); a stale channel is logged."""
-    try:
-        if requeue is None:
-            await message.ack()
-        elif requeue:
-            await message.nack(requeue=True)
-        else:
-            await message.reject(requeue=False)
-    except Exception as exc:  # ChannelInvalidStateError after a reconnect: the broker redelivers it
-        log.warning("could not settle delivery %s: %s", message.delivery_tag, type(exc).__name__)
 
 
 class Consumers:
@@ -81,10 +64,10 @@ class Consumers:
             request = decode_message(message.body)
         except ValidationError:
             log.error("unreadable run request dead-lettered: %r", message.body[:200])
-            await _settle(message, requeue=False)
+            await settle(message, "reject")
             return
         if not isinstance(request, RunRequestV1):
-            await _settle(message, requeue=False)
+            await settle(message, "reject")
             return
         if self.stopping:
             return  # left unacked: the broker hands it to another executor when this connection closes
@@ -100,7 +83,7 @@ class Consumers:
             log.exception("run %s (attempt %d/%d) could not be processed", request.run_id, attempt, MAX_DELIVERIES)
             await self.runner.note_error(request.run_id, exc)
             await asyncio.sleep(RETRY_PAUSE)
-            await _settle(message, requeue=True)
+            await settle(message, "requeue")
             return
         finally:
             self._inflight.pop(task, None)
@@ -108,15 +91,15 @@ class Consumers:
         if outcome == "unannounced":
             # The session must still learn the answer: back to the queue, and the next delivery re-sends it.
             await asyncio.sleep(RETRY_PAUSE)
-            await _settle(message, requeue=True)
+            await settle(message, "requeue")
             return
-        await _settle(message)
+        await settle(message)
 
     async def _on_dead(self, message: AbstractIncomingMessage) -> None:
         try:
             request = decode_message(message.body)
         except ValidationError:
-            await _settle(message)
+            await settle(message)
             return
         if isinstance(request, RunRequestV1):
             try:
@@ -124,16 +107,16 @@ class Consumers:
             except Exception:
                 log.exception("could not mark dead-lettered run %s failed", request.run_id)
                 await asyncio.sleep(RETRY_PAUSE)
-                await _settle(message, requeue=True)
+                await settle(message, "requeue")
                 return
-        await _settle(message)
+        await settle(message)
 
     async def _on_control(self, message: AbstractIncomingMessage) -> None:
         with contextlib.suppress(ValidationError):
             control: Any = decode_message(message.body)
             if isinstance(control, RunControlV1) and control.action == "cancel":
                 self.runner.note_cancel(control.run_id)
-        await _settle(message)
+        await settle(message)
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop the runs in flight and hand each back to the queue as a fresh copy (then ack the delivery): another
@@ -154,5 +137,5 @@ class Consumers:
                 await self.broker.publish(topo.runs_exchange, RUN_REQUESTS_KEY, request, mandatory=True, timeout=2.0)
             except ServiceUnavailable:
                 continue
-            await _settle(message)
+            await settle(message)
             log.info("run %s handed back to the queue", request.run_id)

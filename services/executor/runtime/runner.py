@@ -20,7 +20,6 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.executor.domain.plan import (
-    BUILTIN_TOOL_NAMES,
     DefinitionError,
     Plan,
     StepSpec,
@@ -30,9 +29,11 @@ from services.executor.domain.plan import (
     step_prompt,
 )
 from services.executor.events import Pending, RunEvents
-from services.executor.models import TERMINAL_STATUSES, Execution
+from services.executor.models import Execution
 from services.executor.repository import ExecutionRepository, try_lock_run, unlock_run
 from services.executor.runtime import crewai_env  # noqa: F401  (CrewAI switches, before anything imports it)
+from shared.contracts import BUILTIN_TOOL_NAMES, TERMINAL_STATUSES
+from shared.db import transaction
 from shared.messaging import RunRequestV1
 from shared.messaging.messages import EventType
 
@@ -112,7 +113,7 @@ class Runner:
     # --- one delivery ---------------------------------------------------------------------------------------
     async def handle(self, request: RunRequestV1, attempt: int) -> Outcome:
         run_id = request.run_id
-        async with self.sessionmaker.begin() as session:
+        async with transaction(self.sessionmaker) as session:
             repo = ExecutionRepository(session)
             # Waits for the send transaction that published this request to commit or roll back.
             await repo.lock_send(run_id)
@@ -153,7 +154,7 @@ class Runner:
 
     async def _run(self, request: RunRequestV1, attempt: int) -> Outcome:
         run_id = request.run_id
-        async with self.sessionmaker.begin() as session:
+        async with transaction(self.sessionmaker) as session:
             repo = ExecutionRepository(session)
             before = await repo.get(run_id)
             # Read now: the claim's RETURNING refreshes the same ORM object.
@@ -195,7 +196,7 @@ class Runner:
         return await self._end(run_id, "completed", output=run_output(plan, ctx.outputs, order))
 
     async def _load(self, run_id: uuid.UUID) -> Execution | None:
-        async with self.sessionmaker.begin() as session:
+        async with transaction(self.sessionmaker) as session:
             return await ExecutionRepository(session).get(run_id)
 
     def _started_data(self, ctx: RunContext) -> dict[str, Any]:
@@ -210,7 +211,7 @@ class Runner:
         self, run_id: uuid.UUID, status: str, *, output: str | None = None, error: str | None = None
     ) -> Outcome:
         """Commit the terminal state first; only then the terminal event and RunFinished go out."""
-        async with self.sessionmaker.begin() as session:
+        async with transaction(self.sessionmaker) as session:
             row = await ExecutionRepository(session).finish(
                 run_id, status, output=output, error=error, from_statuses=("running",), bump_seq=self.events.enabled
             )
@@ -368,11 +369,11 @@ class Runner:
     async def note_error(self, run_id: uuid.UUID, exc: BaseException) -> None:
         """Keep why a delivery could not be processed; never raises (the database may be what failed)."""
         with contextlib.suppress(Exception):
-            async with self.sessionmaker.begin() as session:
+            async with transaction(self.sessionmaker) as session:
                 await ExecutionRepository(session).note_error(run_id, f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
 
     async def dead_lettered(self, request: RunRequestV1, reason: str, deliveries: int) -> None:
-        async with self.sessionmaker.begin() as session:
+        async with transaction(self.sessionmaker) as session:
             repo = ExecutionRepository(session)
             current = await repo.get(request.run_id)
             last = f" The last attempt failed with: {current.error}" if current and current.error else ""

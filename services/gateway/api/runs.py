@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket
 
+from services.gateway.clients import ExecutorUnavailable
 from services.gateway.fanout import stream
-from services.gateway.fanout.executor import ExecutorUnavailable
 from services.gateway.fanout.hub import Hub
 from services.gateway.fanout.schemas import RunStepsOut
 from shared.auth import User

@@ -19,7 +19,7 @@ import httpx
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 
-from services.gateway.fanout.executor import ExecutorRuns
+from services.gateway.clients import ExecutorRuns
 from services.gateway.fanout.state import BufferedEvent, RunRegistry
 from shared.messaging import Broker, StepEventV1
 from shared.settings import Settings

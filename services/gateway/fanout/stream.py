@@ -22,7 +22,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from services.gateway.fanout.executor import ExecutorUnavailable, RunInfo
+from services.gateway.clients import ExecutorUnavailable, RunInfo
 from services.gateway.fanout.hub import CLOSE_POLICY, CLOSE_TOO_SLOW, Hub, Subscriber
 from services.gateway.fanout.state import BufferedEvent
 from shared.auth import CurrentUser, decode_token

@@ -8,11 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.workflow.domain.definitions import agent_uuid
 from services.workflow.models import Agent
-from services.workflow.paging import keyset, split_page
 from services.workflow.repository import AgentRepository, AgentRow
 from services.workflow.schemas import AgentOut, AgentSpec
 from shared.errors import Conflict, NotFound, Unprocessable
-from shared.pagination import Page
+from shared.pagination import Page, decode_keyset, keyset_cursor, split_page
 
 
 def _out(row: Agent) -> AgentOut:
@@ -54,8 +53,8 @@ class Agents:
     async def page(
         self, user_id: uuid.UUID, source_workflow_id: uuid.UUID | None, cursor: str | None, limit: int
     ) -> Page[AgentOut]:
-        rows = await self.repo.page(user_id, source_workflow_id, keyset(cursor), limit + 1)
-        items, next_cursor = split_page(rows, limit, lambda a: {"t": a.created_at.isoformat(), "id": str(a.agent_id)})
+        rows = await self.repo.page(user_id, source_workflow_id, decode_keyset(cursor), limit + 1)
+        items, next_cursor = split_page(rows, limit, lambda a: keyset_cursor(a.created_at, a.agent_id))
         return Page(items=[_out(r) for r in items], next_cursor=next_cursor)
 
     async def update(self, user_id: uuid.UUID, agent_id: uuid.UUID, spec: AgentSpec) -> AgentOut:

@@ -10,12 +10,11 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.workflow.models import Tool
-from services.workflow.paging import keyset, split_page
 from services.workflow.repository import ToolRepository, ToolRow
 from services.workflow.schemas import ToolIn, ToolOut
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.ids import parse_uuid
-from shared.pagination import Page
+from shared.pagination import Page, decode_keyset, keyset_cursor, split_page
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -97,8 +96,8 @@ class Tools:
     async def page(
         self, user_id: uuid.UUID, tags: Sequence[str], tool_type: str | None, cursor: str | None, limit: int
     ) -> Page[ToolOut]:
-        rows = await self.repo.page(user_id, _dedupe(tags), tool_type, keyset(cursor), limit + 1)
-        items, next_cursor = split_page(rows, limit, lambda t: {"t": t.created_at.isoformat(), "id": str(t.tool_id)})
+        rows = await self.repo.page(user_id, _dedupe(tags), tool_type, decode_keyset(cursor), limit + 1)
+        items, next_cursor = split_page(rows, limit, lambda t: keyset_cursor(t.created_at, t.tool_id))
         return Page(items=[_out(r) for r in items], next_cursor=next_cursor)
 
     async def _own(self, user_id: uuid.UUID, tool_id: uuid.UUID) -> Tool:

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.workflow.domain.definitions import normalise_agent_ids
 from services.workflow.models import Workflow, WorkflowVersion
-from services.workflow.paging import after_number, keyset, split_page
 from services.workflow.repository import AgentRepository, WorkflowRepository
 from services.workflow.schemas import (
     SaveIn,
@@ -32,7 +31,7 @@ from services.workflow.schemas import (
 from services.workflow.storage import Kind, WorkingCopies
 from shared.db import after_commit, utcnow
 from shared.errors import Conflict, NotFound, ServiceUnavailable
-from shared.pagination import Page
+from shared.pagination import Page, decode_keyset, decode_number, keyset_cursor, split_page
 
 log = logging.getLogger("echoai.workflow")
 
@@ -171,10 +170,8 @@ class Workflows:
     async def page(
         self, user_id: uuid.UUID, status: str | None, cursor: str | None, limit: int
     ) -> Page[WorkflowSummary]:
-        rows = await self.repo.page(user_id, status, keyset(cursor), limit + 1)
-        items, next_cursor = split_page(
-            rows, limit, lambda w: {"t": w.created_at.isoformat(), "id": str(w.workflow_id)}
-        )
+        rows = await self.repo.page(user_id, status, decode_keyset(cursor), limit + 1)
+        items, next_cursor = split_page(rows, limit, lambda w: keyset_cursor(w.created_at, w.workflow_id))
         return Page(items=[summary(r) for r in items], next_cursor=next_cursor)
 
     async def delete(self, user_id: uuid.UUID, workflow_id: uuid.UUID) -> None:
@@ -199,7 +196,7 @@ class Workflows:
     ) -> Page[VersionSummary]:
         if await self.repo.get(user_id, workflow_id) is None:
             raise _not_found(workflow_id)
-        rows = await self.repo.versions(user_id, workflow_id, after_number(cursor), limit + 1)
+        rows = await self.repo.versions(user_id, workflow_id, decode_number(cursor), limit + 1)
         items, next_cursor = split_page(rows, limit, lambda v: {"n": v.version})
         return Page(
             items=[VersionSummary.model_validate(v, from_attributes=True) for v in items], next_cursor=next_cursor

@@ -27,8 +27,6 @@ from shared.settings import get_settings
 from tests.support.apps import running_app
 from tests.support.auth import headers_for
 
-pytestmark = pytest.mark.integration
-
 
 def agent(agent_id: str, role: str, description: str, **llm: Any) -> dict[str, Any]:
     return {

@@ -27,8 +27,6 @@ from shared.messaging.topology import event_routing_key
 from shared.settings import get_settings
 from tests.support.platform import free_port
 
-pytestmark = pytest.mark.integration
-
 
 @dataclass
 class Served:

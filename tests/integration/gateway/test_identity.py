@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -20,15 +20,6 @@ pytestmark = pytest.mark.integration
 async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with running_app(create_app, wait_broker=False) as c:
         yield c
-
-
-@pytest.fixture
-def optional_auth(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("ECHO_AUTH_ENFORCEMENT", "optional")
-    get_settings.cache_clear()
-    yield
-    monkeypatch.delenv("ECHO_AUTH_ENFORCEMENT")
-    get_settings.cache_clear()
 
 
 async def test_concurrent_registrations_of_one_email_give_one_account(client: httpx.AsyncClient) -> None:
@@ -56,8 +47,9 @@ async def test_validation_errors_are_422_in_the_contract_shape(client: httpx.Asy
     assert "not valid JSON" in r.json()["detail"]
 
 
-async def test_optional_enforcement_acts_as_the_anonymous_user(optional_auth: None, database_url: str) -> None:
-    async with running_app(create_app, wait_broker=False) as client:
+async def test_optional_enforcement_acts_as_the_anonymous_user(database_url: str) -> None:
+    settings = get_settings().model_copy(update={"auth_enforcement": "optional"})
+    async with running_app(lambda: create_app(settings), wait_broker=False) as client:
         r = await client.get("/auth/me")
         assert r.status_code == 200
         assert r.json()["user_id"] == "00000000-0000-0000-0000-000000000000"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import select
 import signal
@@ -20,7 +19,7 @@ import httpx
 from pymemcache.client.base import Client
 
 from services.session.app import create_app
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 from tests.support.apps import running_app
 from tests.support.platform import free_port
 from tests.support.servers import port_open
@@ -137,20 +136,11 @@ class CuttableLink:
 
 @contextlib.asynccontextmanager
 async def app_with_env(**env: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The session app with some settings changed (settings are read once, so the cache is cleared around it)."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    get_settings.cache_clear()
-    try:
-        async with running_app(create_app) as client:
-            yield client
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        get_settings.cache_clear()
+    """The session app with some settings changed (`ECHO_*` names, values as the environment would give them)."""
+    overrides = {k.removeprefix("ECHO_").lower(): v for k, v in env.items()}
+    settings = Settings.model_validate({**get_settings().model_dump(), **overrides})
+    async with running_app(lambda: create_app(settings)) as client:
+        yield client
 
 
 @dataclass

@@ -24,16 +24,21 @@ from tests.support.platform import free_port
 pytestmark = pytest.mark.integration
 
 # A namespace of this module's own, so no other session service of the test run takes these deliveries.
-NAMESPACE = f"{os.environ['ECHO_BROKER_NAMESPACE']}.outcomes-{uuid.uuid4().hex[:6]}"
+_SUFFIX = f"outcomes-{uuid.uuid4().hex[:6]}"
+
+
+def outcomes_namespace() -> str:
+    # Read when a test runs: the `servers` fixture sets the run's namespace.
+    return f"{os.environ['ECHO_BROKER_NAMESPACE']}.{_SUFFIX}"
 
 
 @pytest.fixture(scope="module")
 async def outcomes_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     try:
-        async with app_with_env(ECHO_BROKER_NAMESPACE=NAMESPACE) as client:
+        async with app_with_env(ECHO_BROKER_NAMESPACE=outcomes_namespace()) as client:
             yield client
     finally:
-        await _delete_namespace(NAMESPACE)
+        await _delete_namespace(outcomes_namespace())
 
 
 async def _delete_namespace(namespace: str) -> None:
@@ -60,7 +65,8 @@ def _records(logger: str) -> Iterator[list[logging.LogRecord]]:
         logging.getLogger(logger).removeHandler(handler)
 
 
-async def _ready_messages(namespace: str = NAMESPACE) -> int:
+async def _ready_messages(namespace: str | None = None) -> int:
+    namespace = namespace or outcomes_namespace()
     conn = await aio_pika.connect(os.environ["ECHO_AMQP_URL"])
     async with conn:
         channel = await conn.channel()
@@ -205,7 +211,7 @@ async def test_database_outage_requeues_then_stores(outcomes_client: httpx.Async
     sid = (await new_session(outcomes_client, headers))["session_id"]
     outcome = _outcome(user, sid, output="survived the outage")
     # This module's app consumes the same queue: stop it from taking the delivery by using another namespace.
-    namespace = f"{NAMESPACE}.dbdown"
+    namespace = f"{outcomes_namespace()}.dbdown"
     dead_db = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nowhere"
     try:
         # Building an app reconfigures the root logger (dropping caplog's handler): listen on the logger itself.

@@ -58,6 +58,9 @@ class Db:
     async def commit(self) -> None:
         self.committed = True
 
+    async def rollback(self) -> None:
+        self.committed = False
+
 
 class Cache:
     enabled = False

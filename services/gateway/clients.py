@@ -1,4 +1,5 @@
-"""What the executor says about a run the gateway has not seen events for: whose it is, and where it stands.
+"""Calls from the gateway to the services behind it (besides the proxy): what the executor says about a run the
+gateway has not seen events for, whose it is and where it stands.
 
 The executor answers `GET /executions/{run_id}` with the caller's token and 404 for someone else's run, so asking
 it with the caller's token is the ownership check. Positive answers are cached per (run, user).
@@ -17,10 +18,10 @@ import httpx
 
 from services.gateway.fanout.state import Clock
 from shared.auth import CurrentUser
+from shared.contracts import TERMINAL_STATUSES
 
 log = logging.getLogger("echoai.gateway.fanout")
 
-TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 STEP_FIELDS = ("step_id", "agent_id", "agent_name", "status", "output", "error", "started_at", "completed_at")
 
 

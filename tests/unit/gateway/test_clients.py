@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from services.gateway.fanout.executor import ExecutorRuns, ExecutorUnavailable
+from services.gateway.clients import ExecutorRuns, ExecutorUnavailable
 from shared.auth import CurrentUser
 from tests.unit.gateway.events import FakeClock
 

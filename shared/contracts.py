@@ -1,0 +1,89 @@
+"""What the services agree on across their boundaries: run and checkpoint states, execution models, the builtin
+tool names, and the response models one service reads from another (so a client returns a checked model, never
+a loose dict). Only plain data lives here; each service keeps its own tables and logic."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RunStatus = Literal["queued", "running", "paused", "completed", "failed", "cancelled"]
+RUN_STATUSES: tuple[RunStatus, ...] = ("queued", "running", "paused", "completed", "failed", "cancelled")
+TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+
+StepStatus = Literal["running", "completed", "failed", "cancelled"]
+STEP_STATUSES: tuple[StepStatus, ...] = ("running", "completed", "failed", "cancelled")
+
+CheckpointStatus = Literal["pending", "approved", "edited", "rejected", "cancelled"]
+CHECKPOINT_STATUSES: tuple[CheckpointStatus, ...] = ("pending", "approved", "edited", "rejected", "cancelled")
+
+ExecutionModel = Literal["sequential", "parallel", "hierarchical"]
+EXECUTION_MODELS: tuple[ExecutionModel, ...] = ("sequential", "parallel", "hierarchical")
+
+# Tools every executor runs without a catalogue entry; a definition may name them instead of a tool id, and the
+# workflow service seeds one read-only catalogue row for each.
+BuiltinToolName = Literal["calculator", "current_time"]
+BUILTIN_TOOL_NAMES: tuple[BuiltinToolName, ...] = ("calculator", "current_time")
+
+
+class _Upstream(BaseModel):
+    # A sibling may add fields without breaking its readers; what a reader relies on is declared and checked.
+    model_config = ConfigDict(extra="ignore")
+
+
+class WorkflowOut(_Upstream):
+    """`GET /workflows/{id}` of the workflow service, as the executor reads it."""
+
+    workflow_id: uuid.UUID
+    name: str
+    status: str
+    version: int | None = None
+    definition: dict[str, Any]
+
+
+class ToolOut(_Upstream):
+    """`GET /tools/{id}` of the workflow service."""
+
+    tool_id: uuid.UUID
+    name: str
+    tool_type: str
+    definition: dict[str, Any] = Field(default_factory=dict)
+
+
+class SessionOut(_Upstream):
+    """The parts of `GET /sessions/{id}` a run needs."""
+
+    session_id: uuid.UUID
+    variables: dict[str, Any] = Field(default_factory=dict)
+    selected_tool_ids: list[uuid.UUID] = Field(default_factory=list)
+
+
+class ToolConfigOut(_Upstream):
+    tool_id: uuid.UUID
+    config: dict[str, Any] = Field(default_factory=dict)
+    updated_at: datetime | None = None
+
+
+class ToolConfigPage(_Upstream):
+    """`GET /sessions/{id}/tools/configs` of the session service."""
+
+    items: list[ToolConfigOut]
+    next_cursor: str | None = None
+
+
+class MessageOut(_Upstream):
+    """`POST /sessions/{id}/messages` of the session service."""
+
+    message_id: uuid.UUID
+    seq: int
+
+
+class RunOut(_Upstream):
+    """`GET /executions/{run_id}` of the executor, as the gateway reads it to authorise a WebSocket."""
+
+    run_id: uuid.UUID
+    user_id: uuid.UUID | None = None
+    status: RunStatus
