@@ -269,3 +269,29 @@ def test_nothing_cluster_specific(rendered: tuple[str, list[Doc]]) -> None:
             registry = value.split("/")[0]
             assert "." not in registry and ":" not in registry and registry != "localhost", value
             assert value.startswith("echoai/") and ":" in value, f"{value}: tagged echoai/<service> images only"
+
+
+def _labelled(docs: list[Doc], component: str, name: str | None = None) -> list[Doc]:
+    """What `kubectl apply -l app.kubernetes.io/component=<component>[,app.kubernetes.io/name=<name>]` applies."""
+    wanted = {"app.kubernetes.io/component": component, **({"app.kubernetes.io/name": name} if name else {})}
+    return [d for d in docs if all(d["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())]
+
+
+def test_the_staged_apply_in_the_operations_guide_works(rendered: tuple[str, list[Doc]]) -> None:
+    """`-l app.kubernetes.io/component=config` creates the namespace and the ConfigMap; then
+    `-l app.kubernetes.io/component=migration` creates exactly the four Jobs, whose references all exist by then."""
+    _, docs = rendered
+    config = _labelled(docs, "config")
+    assert sorted(d["kind"] for d in config) == ["ConfigMap", "Namespace"]
+    migrations = _labelled(docs, "migration")
+    assert sorted(d["metadata"]["name"] for d in migrations) == sorted(f"{s}-migrate" for s in SERVICES)
+    assert {d["kind"] for d in migrations} == {"Job"}
+    config_maps = {d["metadata"]["name"] for d in config if d["kind"] == "ConfigMap"}
+    for job in migrations:
+        for container in pod_spec(job)["containers"]:
+            refs = {s["configMapRef"]["name"] for s in container["envFrom"] if "configMapRef" in s}
+            assert refs <= config_maps
+    # One service alone: its own Job and nothing else.
+    for service in SERVICES:
+        only = _labelled(docs, "migration", service)
+        assert [d["metadata"]["name"] for d in only] == [f"{service}-migrate"]
