@@ -1,22 +1,31 @@
-# EchoAI workflow service. Build from the repository root: docker build -f deploy/workflow.Dockerfile .
+# EchoAI workflow service (workflows, versions, working copies, agents, tools).
+# Build from the repository root: docker build -f deploy/workflow.Dockerfile -t echoai/workflow .
+# Dependencies: deploy/requirements/api.lock (shared by the gateway, workflow and session images),
+# exact versions with hashes, refreshed by `make lock`. The code runs from /app as a non-root user; only /tmp
+# and the volumes named below are written to, so the root filesystem can be read-only.
 FROM python:3.11-slim AS build
-WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY deploy/requirements/api.lock /tmp/requirements.lock
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes -r /tmp/requirements.lock
+
+FROM python:3.11-slim
+RUN groupadd --system --gid 10001 echoai \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /var/lib/echoai echoai \
+ && mkdir -p /var/lib/echoai /var/lib/echoai/workflows && chown -R echoai:echoai /var/lib/echoai
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
 COPY shared ./shared
 COPY services ./services
 COPY tools ./tools
-RUN pip install --no-cache-dir --prefix=/install ".[workflow]"
-
-FROM python:3.11-slim
-RUN useradd --system --uid 10001 --home /var/lib/echoai echoai && mkdir -p /var/lib/echoai && chown echoai /var/lib/echoai
-COPY --from=build /install /usr/local
-WORKDIR /app
-COPY --chown=echoai shared ./shared
-COPY --chown=echoai services ./services
-COPY --chown=echoai tools ./tools
-ENV PYTHONUNBUFFERED=1 ECHO_HOST=0.0.0.0
+# Compiled now, since the running container may not write next to the sources.
+RUN /opt/venv/bin/python -m compileall -q shared services tools
+ENV PATH=/opt/venv/bin:$PATH PYTHONPATH=/app PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 ECHO_HOST=0.0.0.0
+# Working copies: mount a volume here (compose: workflowfs; Kubernetes: emptyDir or a shared claim).
 ENV ECHO_WORKFLOW_FS_ROOT=/var/lib/echoai/workflows
-USER echoai
+USER 10001:10001
 EXPOSE 8001
-HEALTHCHECK --interval=10s --timeout=3s --retries=5 CMD python -c "import os,urllib.request;urllib.request.urlopen('http://127.0.0.1:'+os.environ.get('ECHO_WORKFLOW_PORT','8001')+'/health',timeout=2)"
+# SIGTERM starts the graceful shutdown (stop accepting, drain, close connections, exit within 25 s).
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=10s --timeout=8s --start-period=20s --retries=3 \
+  CMD ["python", "-m", "tools.healthcheck", "--port", "8001", "/health/db"]
 CMD ["python", "-m", "services.workflow", "serve"]

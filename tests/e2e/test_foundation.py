@@ -114,6 +114,6 @@ def test_unknown_path_is_json_404(gateway: httpx.Client) -> None:
 def test_authenticated_request_reaches_a_service(gateway: httpx.Client) -> None:
     headers = register_and_login(gateway, f"carol-{uuid.uuid4().hex[:8]}@example.com")
     r = gateway.get("/workflows", headers=headers)
-    # The proxy forwarded the request and the service answered in the contract's list shape.
+    # The proxy forwarded the request and the service answered in the documented list shape.
     assert r.status_code == 200, r.text
     assert "items" in r.json()

@@ -79,7 +79,7 @@ def test_broker_stopped_then_back(platform: Platform, gateway: httpx.Client) -> 
         _rabbitmqctl("start_app")
     assert r.status_code == 503, r.text
     assert r.json()["error"] == "broker_unavailable"
-    assert elapsed < 5, f"503 took {elapsed:.1f}s"  # the contract's bound, not a benchmark
+    assert elapsed < 5, f"503 took {elapsed:.1f}s"  # the documented bound (docs/api.md#runs), not a benchmark
     _nothing_left(gateway, headers, workflow_id, session_id)
 
     deadline = time.monotonic() + 60

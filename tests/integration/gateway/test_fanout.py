@@ -1,4 +1,4 @@
-"""Live step events through a real RabbitMQ and a real WebSocket server (CONTRACT §6)."""
+"""Live step events through a real RabbitMQ and a real WebSocket server (docs/api.md#live-events)."""
 
 from __future__ import annotations
 

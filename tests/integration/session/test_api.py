@@ -1,4 +1,4 @@
-"""Every endpoint of CONTRACT §5 against the in-process service with real PostgreSQL and Memcached."""
+"""Every endpoint of docs/api.md#sessions against the in-process service with real PostgreSQL and Memcached."""
 
 from __future__ import annotations
 

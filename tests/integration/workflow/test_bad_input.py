@@ -1,4 +1,5 @@
-"""Bad input: every case is a 4xx in the contract's error shape, never a 500, and nothing is stored."""
+"""Bad input: every case is a 4xx in the documented error shape (docs/api.md#conventions), never a 500, and
+nothing is stored."""
 
 from __future__ import annotations
 
