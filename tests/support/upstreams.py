@@ -102,8 +102,8 @@ class DroppingUpstream:
                     writer.transport.abort()
                     return
                 status, body = ("500 Internal Server Error", ERROR_BODY) if path == BOOM else ("200 OK", OK_BODY)
-                head = f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
-                writer.write(head.encode() + body)
+                reply = f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+                writer.write(reply.encode() + body)
                 await writer.drain()
                 poisoned = path == BOOM
         except (asyncio.IncompleteReadError, ConnectionError):
