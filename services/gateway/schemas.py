@@ -17,7 +17,7 @@ class LoginIn(BaseModel):
     # Not EmailStr: a login only has to match a stored address, and reserved domains (the seeded admin's
     # `.local`) must not be refused before the lookup.
     email: str = Field(min_length=1, max_length=320)
-    password: str = Field(max_length=256)
+    password: str = Field(min_length=1, max_length=256)
 
 
 class UserOut(BaseModel):

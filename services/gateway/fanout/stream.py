@@ -22,11 +22,12 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from services.gateway.clients import ExecutorUnavailable, RunInfo
+from services.gateway.clients import ExecutorUnavailable
 from services.gateway.fanout.hub import CLOSE_POLICY, CLOSE_TOO_SLOW, Hub, Subscriber
 from services.gateway.fanout.params import AFTER_SEQ_RULE, parse_after_seq
 from services.gateway.fanout.state import BufferedEvent
 from shared.auth import CurrentUser, decode_token
+from shared.contracts import RunOut
 from shared.errors import Unauthorized
 from shared.settings import Settings
 
@@ -93,7 +94,7 @@ async def serve(ws: WebSocket, hub: Hub, settings: Settings, raw_run_id: str) ->
         await close(ws, hub, CLOSE_POLICY, AFTER_SEQ_RULE)
         return
 
-    info: RunInfo | None = None
+    info: RunOut | None = None
     state = hub.registry.get(run_id)
     if state is None and not hub.executor.allowed(run_id, user.user_id):
         # Normal for a client that connects right after chat/send: no event has arrived yet.
