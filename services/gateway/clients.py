@@ -1,5 +1,5 @@
 """Calls from the gateway to the services behind it (besides the proxy): what the executor says about a run the
-gateway has not seen events for, whose it is and where it stands.
+gateway has not seen events for, whose it is and where it stands; and each service's health.
 
 The executor answers `GET /executions/{run_id}` with the caller's token and 404 for someone else's run, so asking
 it with the caller's token is the ownership check. Positive answers are cached per (run, user).
@@ -17,8 +17,11 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from services.gateway.fanout.state import Clock
+from services.gateway.proxy import Upstream
+from services.gateway.schemas import ServiceStateOut
 from shared.auth import CurrentUser
 from shared.contracts import RunOut, RunStepsOut
+from shared.settings import Settings
 
 log = logging.getLogger("echoai.gateway.fanout")
 
@@ -97,3 +100,22 @@ class ExecutorRuns:
         if steps is not None:
             self.remember(run_id, user.user_id)
         return steps
+
+
+class ServiceProbe:
+    """`GET /health` of a service behind the gateway, timed; never raises."""
+
+    def __init__(self, http: httpx.AsyncClient, settings: Settings, *, timeout: float = 2.0):
+        self.http = http
+        self.settings = settings
+        self.timeout = timeout
+
+    async def probe(self, name: Upstream) -> ServiceStateOut:
+        url = self.settings.service_url(name)
+        started = time.perf_counter()
+        try:
+            resp = await self.http.get(f"{url}/health", timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            return ServiceStateOut(status="down", url=url, detail=f"unreachable ({type(exc).__name__})")
+        latency = round((time.perf_counter() - started) * 1000, 1)
+        return ServiceStateOut(status="ok" if resp.status_code == 200 else "down", url=url, latency_ms=latency)

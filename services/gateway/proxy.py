@@ -18,7 +18,7 @@ import httpx
 from fastapi import Request
 from fastapi.responses import Response
 
-from shared.errors import BadGateway, GatewayTimeout, NotFound, PayloadTooLarge, Unprocessable
+from shared.errors import BadGateway, BadRequest, GatewayTimeout, NotFound, PayloadTooLarge, Unprocessable
 from shared.logging import request_id_var
 from shared.settings import Settings
 
@@ -114,40 +114,48 @@ def forwarded_path(request: Request) -> str:
     return path
 
 
-async def forward(request: Request) -> Response:
-    upstream = upstream_for(request.url.path)
-    if upstream is None:
-        raise NotFound("No such endpoint; check the path against the API documentation at /docs.")
-    path = forwarded_path(request)
-    settings: Settings = request.app.state.settings
-    client: httpx.AsyncClient = request.app.state.http
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY:
-        raise PayloadTooLarge(f"The request body is over {MAX_BODY // (1024 * 1024)} MiB.")
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise PayloadTooLarge(f"The request body is over {MAX_BODY // (1024 * 1024)} MiB.")
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-    headers["x-request-id"] = request_id_var.get() or ""
-    if request.client:
-        headers["x-forwarded-for"] = request.client.host
-    try:
-        url = httpx.URL(settings.service_url(upstream) + path, query=request.scope.get("query_string") or b"")
-    except httpx.InvalidURL as exc:
-        raise Unprocessable(f"path: cannot be forwarded ({exc}); check the URL.") from None
-    try:
-        resp = await client.request(request.method, url, content=body, headers=headers)
-    except httpx.TimeoutException:
-        log.warning("%s did not answer %s %s in time", upstream, request.method, request.url.path)
-        raise GatewayTimeout(
-            f"The {upstream} service did not answer in time; try again, and check its health at /health/services.",
-            error="upstream_timeout",
-        ) from None
-    except httpx.HTTPError as exc:
-        log.warning("%s failed for %s %s: %s", upstream, request.method, request.url.path, type(exc).__name__)
-        raise BadGateway(
-            f"The {upstream} service is unreachable; check /health/services and start it.",
-            error="upstream_unavailable",
-        ) from None
-    out_headers = {k: v for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}}
-    return Response(content=resp.content, status_code=resp.status_code, headers=out_headers)
+class Proxy:
+    """Forwards one request to the service that owns its path and hands back its answer unchanged."""
+
+    def __init__(self, http: httpx.AsyncClient, settings: Settings):
+        self.http = http
+        self.settings = settings
+
+    async def forward(self, request: Request) -> Response:
+        upstream = upstream_for(request.url.path)
+        if upstream is None:
+            raise NotFound("No such endpoint; check the path against the API documentation at /docs.")
+        path = forwarded_path(request)
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY:
+            raise PayloadTooLarge(f"The request body is over {MAX_BODY // (1024 * 1024)} MiB.")
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            raise PayloadTooLarge(f"The request body is over {MAX_BODY // (1024 * 1024)} MiB.")
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers["x-request-id"] = request_id_var.get() or ""
+        if request.client:
+            headers["x-forwarded-for"] = request.client.host
+        try:
+            url = httpx.URL(self.settings.service_url(upstream) + path, query=request.scope.get("query_string") or b"")
+        except httpx.InvalidURL as exc:
+            raise Unprocessable(f"path: cannot be forwarded ({exc}); check the URL.") from None
+        try:
+            resp = await self.http.request(request.method, url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            log.warning("%s did not answer %s %s in time", upstream, request.method, request.url.path)
+            raise GatewayTimeout(
+                f"The {upstream} service did not answer in time; try again, and check its health at /health/services.",
+                error="upstream_timeout",
+            ) from None
+        except httpx.LocalProtocolError:
+            # h11 refuses to write what the client sent (a header it considers malformed).
+            raise BadRequest("The request cannot be forwarded as sent; check its headers.") from None
+        except httpx.HTTPError as exc:
+            log.warning("%s failed for %s %s: %s", upstream, request.method, request.url.path, type(exc).__name__)
+            raise BadGateway(
+                f"The {upstream} service is unreachable; check /health/services and start it.",
+                error="upstream_unavailable",
+            ) from None
+        out_headers = {k: v for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}}
+        return Response(content=resp.content, status_code=resp.status_code, headers=out_headers)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -32,3 +33,17 @@ class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
+
+
+class ServiceStateOut(BaseModel):
+    status: Literal["ok", "down"]
+    url: str | None = None
+    latency_ms: float | None = None
+    detail: str | None = None
+
+
+class ServicesHealthOut(BaseModel):
+    """`/health/services`: `ok` when every service behind the gateway answers its `/health`, else `degraded`."""
+
+    status: Literal["ok", "degraded"]
+    services: dict[str, ServiceStateOut]

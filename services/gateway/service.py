@@ -1,4 +1,5 @@
-"""The gateway's service objects: identity (registration, login and its limits) and the late joiner's steps.
+"""The gateway's service objects: identity (registration, login and its limits), the late joiner's steps, and
+the health of the services behind the gateway.
 
 Password hashing is CPU-bound, so it runs off the event loop.
 """
@@ -15,12 +16,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.gateway.clients import ExecutorRuns, ExecutorUnavailable
+from services.gateway.clients import ExecutorRuns, ExecutorUnavailable, ServiceProbe
 from services.gateway.fanout.schemas import RunStepsOut, StepOut
 from services.gateway.fanout.state import RunRegistry, iso
 from services.gateway.models import User
+from services.gateway.proxy import Upstream
 from services.gateway.repository import AttemptCount, LoginAttemptRepository, UserRepository
-from services.gateway.schemas import RegisterIn
+from services.gateway.schemas import RegisterIn, ServicesHealthOut, ServiceStateOut, UserOut
 from shared.auth import CurrentUser, issue_token
 from shared.db import transaction
 from shared.errors import BadGateway, Conflict, EchoError, NotFound, Unauthorized
@@ -121,11 +123,14 @@ class IdentityService:
         await self.limiter.succeeded(attempt)
         return issue_token(user.user_id, self.settings)
 
-    async def me(self, current: CurrentUser) -> User:
+    async def me(self, current: CurrentUser) -> UserOut:
+        if current.anonymous:
+            # Only with ECHO_AUTH_ENFORCEMENT=optional: the anonymous user has no row.
+            return UserOut(user_id=current.user_id, email="anonymous", display_name="Anonymous")
         user = await self.repo.by_id(current.user_id)
         if user is None:
             raise NotFound("The account behind this token no longer exists.", error="user_not_found")
-        return user
+        return UserOut.model_validate(user)
 
 
 RUN_NOT_FOUND = "No such run for this user; check the run_id returned by POST /workflows/chat/send."
@@ -176,3 +181,20 @@ class RunStepsService:
         if run is None:
             raise NotFound(RUN_NOT_FOUND)
         return RunStepsOut(run_id=str(run_id), status=run.status, last_seq=0, steps=[])
+
+
+BEHIND_THE_GATEWAY: tuple[Upstream, ...] = ("workflow", "session", "executor")
+
+
+class ServicesHealth:
+    """Every service behind the gateway asked at once, so one call tells an operator what is down."""
+
+    def __init__(self, probe: ServiceProbe):
+        self.probe = probe
+
+    async def report(self) -> ServicesHealthOut:
+        results = await asyncio.gather(*(self.probe.probe(name) for name in BEHIND_THE_GATEWAY))
+        services: dict[str, ServiceStateOut] = {"gateway": ServiceStateOut(status="ok")}
+        services.update(zip(BEHIND_THE_GATEWAY, results, strict=True))
+        overall = "ok" if all(r.status == "ok" for r in results) else "degraded"
+        return ServicesHealthOut(status=overall, services=services)

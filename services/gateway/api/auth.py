@@ -23,6 +23,4 @@ async def login(body: LoginIn, identity: IdentityDep, address: ClientAddress) ->
 
 @router.get("/me", response_model=UserOut)
 async def me(user: User, identity: IdentityDep) -> UserOut:
-    if user.anonymous:
-        return UserOut(user_id=user.user_id, email="anonymous", display_name="Anonymous")
-    return UserOut.model_validate(await identity.me(user))
+    return await identity.me(user)
