@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from typing import Literal
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import httpx
 from fastapi import Request
@@ -56,6 +56,7 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 # What a dead pooled connection looks like: reset (read/write), closed without an answer, or refused.
 _DEAD_CONNECTION = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.ConnectError)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
 def upstream_for(path: str) -> Upstream | None:
@@ -101,7 +102,8 @@ def forwarded_path(request: Request) -> str:
     """The path as the client sent it (still percent-encoded, so `a%2Fb` stays one segment), once it is one
     the gateway is willing to forward: no control characters, no dot segments, no absurd length."""
     raw = request.scope.get("raw_path")
-    path = raw.decode("latin-1") if isinstance(raw, bytes) and raw else request.url.path
+    # Bytes outside ASCII (a client that did not encode them) are percent-encoded; escapes already there stay.
+    path = quote(raw if isinstance(raw, bytes) and raw else request.url.path, safe=_PATH_SAFE)
     decoded = unquote(path)
     if len(path) > MAX_PATH:
         raise Unprocessable(f"path: longer than {MAX_PATH} characters; no EchoAI resource has such a path.")

@@ -78,7 +78,9 @@ async def test_the_path_is_forwarded_as_sent(client: httpx.AsyncClient, upstream
     # An encoded slash stays inside its segment; a query NUL is the owning service's to judge.
     assert (await client.get("/workflows/a%2Fb", headers=USER)).status_code == 200
     assert (await client.get("/tools?tag=%00", headers=USER)).status_code == 200
+    assert (await client.get("/workflows/caf%C3%A9", headers=USER)).status_code == 200
     assert upstream.seen[("GET", "/workflows/a%2Fb")] == 1
+    assert upstream.seen[("GET", "/workflows/caf%C3%A9")] == 1
     assert upstream.seen[("GET", "/tools")] == 1
 
 
