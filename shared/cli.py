@@ -39,6 +39,9 @@ def main(service: str, argv: Sequence[str] | None = None, extra: dict[str, Extra
             # Longer than the clients' keep-alive expiry (httpx: 5 s), so a pooled connection is never
             # reused just as the server closes it (a spurious 502 through the gateway).
             timeout_keep_alive=30,
+            # X-Forwarded-For is believed only from the proxies the operator names (uvicorn would trust localhost).
+            proxy_headers=bool(settings.forwarded_allow_ips),
+            forwarded_allow_ips=settings.forwarded_allow_ips or None,
         )
         return 0
     if args.command == "migrate":

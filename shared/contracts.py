@@ -87,3 +87,29 @@ class RunOut(_Upstream):
     run_id: uuid.UUID
     user_id: uuid.UUID | None = None
     status: RunStatus
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class RunStepOut(_Upstream):
+    """One step of `GET /executions/{run_id}/steps` of the executor."""
+
+    step_id: str
+    agent_id: str | None = None
+    agent_name: str | None = None
+    status: str
+    output: str | None = None
+    error: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+class RunStepsOut(_Upstream):
+    """`GET /executions/{run_id}/steps` of the executor, as the gateway reads it for a late joiner."""
+
+    run_id: uuid.UUID
+    status: RunStatus
+    last_seq: int = 0
+    steps: list[RunStepOut]

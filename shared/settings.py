@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Set by `make run` so that every service of one platform shares the dev key.
     generated_jwt_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
+    # Gateway: failed logins allowed per account (ten times as many per client address) within the window, shared
+    # by every replica through the gateway's schema; then 429 with Retry-After. The client address is the socket
+    # peer unless the peer is one of these comma-separated reverse proxies (addresses or networks), whose
+    # X-Forwarded-For then names the client; empty trusts nobody's.
+    login_max_failures: int = Field(default=10, ge=1)
+    login_window_seconds: int = Field(default=300, ge=1)
+    forwarded_allow_ips: str = ""
 
     @model_validator(mode="after")
     def _check_keys(self) -> Settings:

@@ -1,5 +1,5 @@
 """Calls from the gateway to the services behind it (besides the proxy): what the executor says about a run the
-gateway has not seen events for, whose it is and where it stands.
+gateway has not seen events for, whose it is and where it stands; and each service's health.
 
 The executor answers `GET /executions/{run_id}` with the caller's token and 404 for someone else's run, so asking
 it with the caller's token is the ownership check. Positive answers are cached per (run, user).
@@ -11,32 +11,25 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from services.gateway.fanout.state import Clock
+from services.gateway.proxy import Upstream
+from services.gateway.schemas import ServiceStateOut
 from shared.auth import CurrentUser
-from shared.contracts import TERMINAL_STATUSES
+from shared.contracts import RunOut, RunStepsOut
+from shared.settings import Settings
 
 log = logging.getLogger("echoai.gateway.fanout")
 
-STEP_FIELDS = ("step_id", "agent_id", "agent_name", "status", "output", "error", "started_at", "completed_at")
+M = TypeVar("M", bound=BaseModel)
 
 
 class ExecutorUnavailable(Exception):
-    """The executor could not be asked (down, timing out, or answering 5xx)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RunInfo:
-    status: str | None
-    body: dict[str, Any]
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+    """The executor could not be asked (down, timing out, answering 5xx or something unreadable)."""
 
 
 class ExecutorRuns:
@@ -75,46 +68,54 @@ class ExecutorRuns:
         while len(self._allowed) > self.cache_size:
             self._allowed.popitem(last=False)
 
-    async def _get(self, path: str, user: CurrentUser) -> httpx.Response:
+    async def _get(self, path: str, user: CurrentUser, model: type[M]) -> M | None:
+        """The answer as `model`; None for any 4xx (404 is "not yours"; 401/403/422 are just as much a no)."""
         headers = {"Authorization": f"Bearer {user.token}"} if user.token else {}
         try:
             resp = await self.http.get(f"{self.base_url}{path}", headers=headers, timeout=self.timeout)
         except httpx.HTTPError as exc:
-            log.warning("executor unreachable for %s: %s", path.split("?")[0], type(exc).__name__)
+            log.warning("executor unreachable for %s: %s", path, type(exc).__name__)
             raise ExecutorUnavailable(type(exc).__name__) from None
         if resp.status_code >= 500:
             raise ExecutorUnavailable(f"HTTP {resp.status_code}")
-        return resp
-
-    async def lookup(self, run_id: uuid.UUID, user: CurrentUser) -> RunInfo | None:
-        """The run as the executor sees it, or None when it is not this user's (or does not exist)."""
-        resp = await self._get(f"/executions/{run_id}", user)
         if resp.status_code != 200:
-            # 404 is "not yours"; 401/403/422 are just as much a no for this caller.
             return None
-        body = resp.json()
-        self.remember(run_id, user.user_id)
-        return RunInfo(body.get("status") if isinstance(body, dict) else None, body if isinstance(body, dict) else {})
+        try:
+            return model.model_validate_json(resp.content)
+        except ValidationError as exc:
+            log.warning("executor answered %s with an unreadable body (%s errors)", path, exc.error_count())
+            raise ExecutorUnavailable("unreadable answer") from None
 
-    async def steps(self, run_id: uuid.UUID, user: CurrentUser) -> dict[str, Any] | None:
-        """The steps body for a run the gateway holds nothing for; None when it is not this user's.
+    async def lookup(self, run_id: uuid.UUID, user: CurrentUser) -> RunOut | None:
+        """The run as the executor sees it, or None when it is not this user's (or does not exist)."""
+        run = await self._get(f"/executions/{run_id}", user, RunOut)
+        if run is not None:
+            self.remember(run_id, user.user_id)
+        return run
 
-        The executor's own `/executions/{run_id}/steps` wins when it has one; otherwise the run's status
-        with no steps (the events that would tell the steps are gone).
-        """
-        resp = await self._get(f"/executions/{run_id}/steps", user)
-        if resp.status_code == 200:
-            body = resp.json()
-            if isinstance(body, dict) and isinstance(body.get("steps"), list):
-                self.remember(run_id, user.user_id)
-                return {
-                    "run_id": str(run_id),
-                    "status": body.get("status"),
-                    "last_seq": int(body.get("last_seq") or 0),
-                    "steps": [{k: s.get(k) for k in STEP_FIELDS} for s in body["steps"] if isinstance(s, dict)],
-                }
-        # A 404 here is either "no such route" or "not yours": the run itself decides.
-        info = await self.lookup(run_id, user)
-        if info is None:
-            return None
-        return {"run_id": str(run_id), "status": info.status, "last_seq": 0, "steps": []}
+    async def steps(self, run_id: uuid.UUID, user: CurrentUser) -> RunStepsOut | None:
+        """The executor's record of the run's steps; None when it has none for this user (not theirs, or an
+        executor without the route)."""
+        steps = await self._get(f"/executions/{run_id}/steps", user, RunStepsOut)
+        if steps is not None:
+            self.remember(run_id, user.user_id)
+        return steps
+
+
+class ServiceProbe:
+    """`GET /health` of a service behind the gateway, timed; never raises."""
+
+    def __init__(self, http: httpx.AsyncClient, settings: Settings, *, timeout: float = 2.0):
+        self.http = http
+        self.settings = settings
+        self.timeout = timeout
+
+    async def probe(self, name: Upstream) -> ServiceStateOut:
+        url = self.settings.service_url(name)
+        started = time.perf_counter()
+        try:
+            resp = await self.http.get(f"{url}/health", timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            return ServiceStateOut(status="down", url=url, detail=f"unreachable ({type(exc).__name__})")
+        latency = round((time.perf_counter() - started) * 1000, 1)
+        return ServiceStateOut(status="ok" if resp.status_code == 200 else "down", url=url, latency_ms=latency)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -17,7 +18,7 @@ class LoginIn(BaseModel):
     # Not EmailStr: a login only has to match a stored address, and reserved domains (the seeded admin's
     # `.local`) must not be refused before the lookup.
     email: str = Field(min_length=1, max_length=320)
-    password: str = Field(max_length=256)
+    password: str = Field(min_length=1, max_length=256)
 
 
 class UserOut(BaseModel):
@@ -32,3 +33,17 @@ class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
+
+
+class ServiceStateOut(BaseModel):
+    status: Literal["ok", "down"]
+    url: str | None = None
+    latency_ms: float | None = None
+    detail: str | None = None
+
+
+class ServicesHealthOut(BaseModel):
+    """`/health/services`: `ok` when every service behind the gateway answers its `/health`, else `degraded`."""
+
+    status: Literal["ok", "degraded"]
+    services: dict[str, ServiceStateOut]

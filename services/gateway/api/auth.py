@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from services.gateway.api.deps import IdentityDep
+from services.gateway.api.deps import ClientAddress, IdentityDep
 from services.gateway.schemas import LoginIn, RegisterIn, TokenOut, UserOut
 from shared.auth import User
 
@@ -15,13 +15,12 @@ async def register(body: RegisterIn, identity: IdentityDep) -> UserOut:
 
 
 @router.post("/login", response_model=TokenOut)
-async def login(body: LoginIn, identity: IdentityDep) -> TokenOut:
-    token, expires_in = await identity.login(body.email, body.password)
+async def login(body: LoginIn, identity: IdentityDep, address: ClientAddress) -> TokenOut:
+    """429 with `Retry-After` once an account or a client address has too many failed logins in the window."""
+    token, expires_in = await identity.login(body.email, body.password, address)
     return TokenOut(access_token=token, expires_in=expires_in)
 
 
 @router.get("/me", response_model=UserOut)
 async def me(user: User, identity: IdentityDep) -> UserOut:
-    if user.anonymous:
-        return UserOut(user_id=user.user_id, email="anonymous", display_name="Anonymous")
-    return UserOut.model_validate(await identity.me(user))
+    return await identity.me(user)

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
+from fastapi import APIRouter
 
-import httpx
-from fastapi import APIRouter, Request
+from services.gateway.api.deps import ServicesHealthDep
+from services.gateway.schemas import ServicesHealthOut
 
 router = APIRouter()
 
 
-@router.get("/health/services", tags=["health"])
-async def services_health(request: Request) -> dict[str, object]:
-    settings = request.app.state.settings
-    client: httpx.AsyncClient = request.app.state.http
-
-    async def probe(name: str) -> dict[str, object]:
-        url = settings.service_url(name)
-        started = time.perf_counter()
-        try:
-            resp = await client.get(f"{url}/health", timeout=2.0)
-            state = "ok" if resp.status_code == 200 else "down"
-        except httpx.HTTPError as exc:
-            return {"status": "down", "url": url, "detail": f"unreachable ({type(exc).__name__})"}
-        return {"status": state, "url": url, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
-
-    names = ["workflow", "session", "executor"]
-    results = await asyncio.gather(*(probe(n) for n in names))
-    services: dict[str, object] = {"gateway": {"status": "ok"}, **dict(zip(names, results, strict=True))}
-    overall = "ok" if all(r["status"] == "ok" for r in results) else "degraded"
-    return {"status": overall, "services": services}
+@router.get("/health/services", tags=["health"], response_model=ServicesHealthOut, response_model_exclude_none=True)
+async def services_health(health: ServicesHealthDep) -> ServicesHealthOut:
+    return await health.report()

@@ -1,43 +1,23 @@
-"""Live step events of a run: the late joiner's REST view and the WebSocket (CONTRACT §6)."""
+"""Live step events of a run: the late joiner's REST view and the WebSocket."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from fastapi import APIRouter, Request, WebSocket
+from fastapi import APIRouter, WebSocket
 
-from services.gateway.clients import ExecutorUnavailable
+from services.gateway.api.deps import RunStepsDep
 from services.gateway.fanout import stream
-from services.gateway.fanout.hub import Hub
 from services.gateway.fanout.schemas import RunStepsOut
 from shared.auth import User
-from shared.errors import BadGateway, NotFound
 
 router = APIRouter(tags=["runs"])
 
-_NOT_FOUND = "No such run for this user; check the run_id returned by POST /workflows/chat/send."
-
 
 @router.get("/workflows/execution/{run_id}/steps", response_model=RunStepsOut)
-async def run_steps(run_id: uuid.UUID, user: User, request: Request) -> dict[str, Any]:
+async def run_steps(run_id: uuid.UUID, user: User, runs: RunStepsDep) -> RunStepsOut:
     """From this gateway's memory while it holds the run's events, else from the executor."""
-    hub: Hub = request.app.state.fanout
-    state = hub.registry.get(run_id)
-    if state is not None:
-        if state.user_id != user.user_id:
-            raise NotFound(_NOT_FOUND)
-        return state.snapshot()
-    try:
-        body = await hub.executor.steps(run_id, user)
-    except ExecutorUnavailable:
-        raise BadGateway(
-            "The executor service is unreachable, so this run's steps cannot be read now; try again shortly.",
-            error="upstream_unavailable",
-        ) from None
-    if body is None:
-        raise NotFound(_NOT_FOUND)
-    return body
+    return await runs.steps(run_id, user)
 
 
 @router.websocket("/ws/execution/{run_id}")

@@ -22,10 +22,12 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from services.gateway.clients import ExecutorUnavailable, RunInfo
+from services.gateway.clients import ExecutorUnavailable
 from services.gateway.fanout.hub import CLOSE_POLICY, CLOSE_TOO_SLOW, Hub, Subscriber
+from services.gateway.fanout.params import AFTER_SEQ_RULE, parse_after_seq
 from services.gateway.fanout.state import BufferedEvent
 from shared.auth import CurrentUser, decode_token
+from shared.contracts import RunOut
 from shared.errors import Unauthorized
 from shared.settings import Settings
 
@@ -87,13 +89,12 @@ async def serve(ws: WebSocket, hub: Hub, settings: Settings, raw_run_id: str) ->
     except ValueError:
         await close(ws, hub, CLOSE_POLICY, NOT_YOURS)
         return
-    raw_after = ws.query_params.get("after_seq", "0")
-    if not raw_after.isdigit():
-        await close(ws, hub, CLOSE_POLICY, "after_seq must be a non-negative integer")
+    after_seq = parse_after_seq(ws.query_params.get("after_seq"))
+    if after_seq is None:
+        await close(ws, hub, CLOSE_POLICY, AFTER_SEQ_RULE)
         return
-    after_seq = int(raw_after)
 
-    info: RunInfo | None = None
+    info: RunOut | None = None
     state = hub.registry.get(run_id)
     if state is None and not hub.executor.allowed(run_id, user.user_id):
         # Normal for a client that connects right after chat/send: no event has arrived yet.

@@ -1,4 +1,4 @@
-"""Ownership and late-joiner answers from the executor, over a fake transport."""
+"""Ownership and late-joiner answers from the executor, over a fake transport: typed models, or a clear no."""
 
 from __future__ import annotations
 
@@ -9,11 +9,23 @@ import pytest
 
 from services.gateway.clients import ExecutorRuns, ExecutorUnavailable
 from shared.auth import CurrentUser
+from shared.contracts import RunOut
 from tests.unit.gateway.events import FakeClock
 
 OWNER = CurrentUser(uuid.uuid4(), token="tok-owner")
 OTHER = CurrentUser(uuid.uuid4(), token="tok-other")
 RUN = uuid.uuid4()
+STEP = {
+    "step_id": "s1",
+    "agent_id": "a",
+    "agent_name": "A",
+    "status": "completed",
+    "output": "o",
+    "error": None,
+    "attempt": 1,
+    "started_at": "2026-01-01T00:00:00Z",
+    "completed_at": "2026-01-01T00:00:01Z",
+}
 
 
 def executor(handler, clock: FakeClock | None = None) -> ExecutorRuns:  # type: ignore[no-untyped-def]
@@ -26,6 +38,8 @@ def runs_of_owner(request: httpx.Request) -> httpx.Response:
         return httpx.Response(404, json={"error": "not_found", "detail": "no"})
     if request.url.path == f"/executions/{RUN}":
         return httpx.Response(200, json={"run_id": str(RUN), "status": "completed", "output": "x"})
+    if request.url.path == f"/executions/{RUN}/steps":
+        return httpx.Response(200, json={"run_id": str(RUN), "status": "completed", "last_seq": 7, "steps": [STEP]})
     return httpx.Response(404, json={"error": "not_found", "detail": "No such endpoint"})
 
 
@@ -33,8 +47,8 @@ async def test_owner_allowed_and_cached_other_user_refused() -> None:
     clock = FakeClock()
     ex = executor(runs_of_owner, clock)
     assert not ex.allowed(RUN, OWNER.user_id)
-    info = await ex.lookup(RUN, OWNER)
-    assert info is not None and info.terminal and info.status == "completed"
+    run = await ex.lookup(RUN, OWNER)
+    assert isinstance(run, RunOut) and run.terminal and run.status == "completed" and run.run_id == RUN
     assert ex.allowed(RUN, OWNER.user_id)
     assert await ex.lookup(RUN, OTHER) is None
     assert not ex.allowed(RUN, OTHER.user_id)
@@ -42,42 +56,27 @@ async def test_owner_allowed_and_cached_other_user_refused() -> None:
     assert not ex.allowed(RUN, OWNER.user_id)
 
 
-@pytest.mark.parametrize("failure", ["down", "500"])
-async def test_unreachable_or_failing_executor_is_reported(failure: str) -> None:
+@pytest.mark.parametrize("failure", ["down", "500", "unreadable"])
+async def test_unreachable_failing_or_unreadable_executor_is_reported(failure: str) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if failure == "down":
             raise httpx.ConnectError("refused", request=request)
+        if failure == "unreadable":
+            return httpx.Response(200, json={"run_id": "not-a-uuid", "status": "somewhere"})
         return httpx.Response(500)
 
     with pytest.raises(ExecutorUnavailable):
         await executor(handler).lookup(RUN, OWNER)
 
 
-async def test_steps_fall_back_to_the_run_when_the_executor_has_no_steps_route() -> None:
+async def test_steps_are_typed_and_only_for_the_owner() -> None:
     ex = executor(runs_of_owner)
-    assert await ex.steps(RUN, OWNER) == {"run_id": str(RUN), "status": "completed", "last_seq": 0, "steps": []}
+    steps = await ex.steps(RUN, OWNER)
+    assert steps is not None and steps.last_seq == 7 and steps.status == "completed"
+    assert [(s.step_id, s.output, s.completed_at.isoformat()) for s in steps.steps if s.completed_at] == [
+        ("s1", "o", "2026-01-01T00:00:01+00:00")
+    ]
     assert await ex.steps(RUN, OTHER) is None
-
-
-async def test_steps_from_the_executor_when_it_has_them() -> None:
-    step = {
-        "step_id": "s1",
-        "agent_id": "a",
-        "agent_name": "A",
-        "status": "completed",
-        "output": "o",
-        "error": None,
-        "started_at": "2026-01-01T00:00:00Z",
-        "completed_at": "2026-01-01T00:00:01Z",
-        "extra": 1,
-    }
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"run_id": str(RUN), "status": "completed", "last_seq": 7, "steps": [step]})
-
-    body = await executor(handler).steps(RUN, OWNER)
-    assert body is not None and body["last_seq"] == 7
-    assert body["steps"] == [{k: v for k, v in step.items() if k != "extra"}]
 
 
 def test_cache_is_bounded() -> None:

@@ -145,7 +145,8 @@ async def test_a_quiet_run_that_ended_unseen_is_closed_1000() -> None:
     statuses = iter(["running", "completed"])
 
     def executor(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"status": next(statuses)})
+        run_id = request.url.path.rsplit("/", 1)[-1]
+        return httpx.Response(200, json={"run_id": run_id, "status": next(statuses)})
 
     h = Hub(Settings(), broker=None, http=httpx.AsyncClient(transport=httpx.MockTransport(executor)))  # type: ignore[arg-type]
     h.idle_check_seconds = 0.05

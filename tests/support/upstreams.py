@@ -1,0 +1,119 @@
+"""Upstreams that break connections the way a failing service does, for the gateway's proxy tests.
+
+`flaky_app` is served by uvicorn in a process of its own: an unhandled exception makes uvicorn answer 500 and
+then close the connection, the real cause of dead pooled connections. `DroppingUpstream` is a plain asyncio
+HTTP/1.1 server that makes the same situation deterministic: after it answers `/workflows/boom` (500, keep-alive),
+the next request on that connection is read and answered with a TCP reset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tests.support.platform import ROOT, free_port
+
+BOOM = "/workflows/boom"
+OK_BODY = b'{"items":[],"next_cursor":null}'
+ERROR_BODY = b'{"error":"internal_error","detail":"Something went wrong on our side."}'
+
+
+async def _workflows(_: Request) -> JSONResponse:
+    return JSONResponse({"items": [], "next_cursor": None})
+
+
+async def _boom(_: Request) -> JSONResponse:
+    raise RuntimeError("a bug in the service")
+
+
+flaky_app = Starlette(
+    routes=[
+        Route("/workflows", _workflows, methods=["GET", "POST", "PUT", "DELETE"]),
+        Route(BOOM, _boom, methods=["GET", "POST"]),
+    ]
+)
+
+
+@contextlib.contextmanager
+def flaky_process(timeout: float = 30) -> Iterator[str]:
+    """`flaky_app` under uvicorn in its own process; yields its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "tests.support.upstreams:flaky_app", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                httpx.get(f"{url}/workflows", timeout=1)
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the flaky upstream did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+class DroppingUpstream:
+    def __init__(self) -> None:
+        self.seen: Counter[tuple[str, str]] = Counter()
+        self.url = ""
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        poisoned = False
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = lines[0].split(" ", 2)
+                path = target.split("?", 1)[0]
+                length = 0
+                for line in lines[1:]:
+                    name, _, value = line.partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value.strip())
+                if length:
+                    await reader.readexactly(length)
+                self.seen[(method, path)] += 1
+                if poisoned:
+                    # SO_LINGER 0: close() sends RST, so the client's read fails with a reset.
+                    sock = writer.get_extra_info("socket")
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    writer.transport.abort()
+                    return
+                status, body = ("500 Internal Server Error", ERROR_BODY) if path == BOOM else ("200 OK", OK_BODY)
+                reply = f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+                writer.write(reply.encode() + body)
+                await writer.drain()
+                poisoned = path == BOOM
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[str]:
+        server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        async with server:
+            yield self.url
+            server.close()
