@@ -39,6 +39,9 @@ def main(service: str, argv: Sequence[str] | None = None, extra: dict[str, Extra
             # Longer than the clients' keep-alive expiry (httpx: 5 s), so a pooled connection is never
             # reused just as the server closes it (a spurious 502 through the gateway).
             timeout_keep_alive=30,
+            # SIGTERM: requests in flight get this long, then the lifespan shutdown runs; together well inside
+            # Kubernetes' 30 s grace (the gateway first closes its WebSockets with 1001, at most 5 s).
+            timeout_graceful_shutdown=15,
         )
         return 0
     if args.command == "migrate":
