@@ -8,7 +8,9 @@ user's session.
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import PlainTextResponse, Response
 from starlette.websockets import WebSocket
 
 from shared.settings import Settings
@@ -18,12 +20,22 @@ ALLOWED_HEADERS = ["Authorization", "Content-Type", "X-Request-ID"]
 EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "WWW-Authenticate"]
 
 
+class _CORS(CORSMiddleware):
+    """Starlette's, except that a preflight from an origin not listed gets no CORS header at all (Starlette's
+    still lists the allowed methods and headers), so nothing about the policy is told to a stranger."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        if not self.is_allowed_origin(origin=request_headers["origin"]):
+            return PlainTextResponse("Disallowed CORS origin", status_code=400, headers={"Vary": "Origin"})
+        return super().preflight_response(request_headers)
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """Last added, so outermost: a preflight is answered before any other middleware or route sees it."""
     if not settings.cors_origin_list:
         return  # same-origin only: no CORS headers at all
     app.add_middleware(
-        CORSMiddleware,
+        _CORS,
         allow_origins=settings.cors_origin_list,
         allow_credentials=True,
         allow_methods=ALLOWED_METHODS,
