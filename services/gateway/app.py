@@ -40,8 +40,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         uses_broker=True,
         routers=[auth.router, health.router, runs.router, docs.router, passthrough.router],
         extra_lifespan=_lifespan,
-        description="The public entry of EchoAI: identity, the API of every service, live step events "
-        "(`WS /ws/execution/{run_id}`).",
+        description="The public entry of EchoAI: identity, the API of every service, live step events.\n\n"
+        "Live events of a run: `WS /ws/execution/{run_id}?token=<jwt>&after_seq=N` (or a first message "
+        '`{"type": "auth", "token": "<jwt>"}`): the events after `after_seq`, then live; closed with 1000 after '
+        "the terminal event, 1001 when this gateway stops (reconnect with `after_seq`), 1008 when refused.",
     )
     # FastAPI's own /openapi.json would describe only the gateway's routes; docs.router serves the merged one.
     # (FastAPI's is a plain Starlette route, docs.router's an APIRoute.)
