@@ -122,7 +122,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         *("--workers", "2", "--request-timeout", "20", "--no-shrink", "--continue-on-failure"),
         *("--report", "json", "--report-json-path", str(report)),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False, cwd=tmp_path)
     print(done.stdout[-20000:])
     summary = json.loads(report.read_text()) if report.exists() else {}
     cases = summary.get("test_cases", {})
