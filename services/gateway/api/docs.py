@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from services.gateway.openapi import ApiDocument
 
@@ -12,6 +11,6 @@ router = APIRouter()
 
 
 @router.get("/openapi.json", include_in_schema=False)
-async def api_document(request: Request) -> dict[str, Any]:
+async def api_document(request: Request) -> JSONResponse:
     document: ApiDocument = request.app.state.api_document
-    return await document.document()
+    return JSONResponse(await document.document())
