@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.errors import ServiceUnavailable, Unauthorized
 from shared.settings import Settings
@@ -86,7 +87,14 @@ def bearer_token(request: Request) -> str | None:
     return value.strip()
 
 
-async def get_current_user(request: Request) -> CurrentUser:
+# Declares the bearer scheme in every service's API document; the header itself is read by `bearer_token`, which
+# gives the error sentences (HTTPBearer's own errors would not be in the house shape).
+_BEARER = HTTPBearer(auto_error=False, bearerFormat="JWT", description="A token from POST /auth/login.")
+
+
+async def get_current_user(
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None
+) -> CurrentUser:
     """The caller; in `optional` enforcement a request without a token is the anonymous user."""
     settings: Settings = request.app.state.settings
     token = bearer_token(request)

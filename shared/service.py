@@ -16,6 +16,7 @@ from shared.health import router as health_router
 from shared.logging import RequestIdMiddleware, configure_logging
 from shared.messaging import Broker
 from shared.metrics import install_metrics
+from shared.openapi import install as install_openapi
 from shared.settings import Settings, get_settings
 
 ExtraLifespan = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[Any]]
@@ -60,6 +61,7 @@ def create_service_app(
 
     app = FastAPI(title=f"EchoAI {name}", description=description, lifespan=lifespan)
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(RequestIdMiddleware)
     # Before the routers: the gateway's catch-all proxy route must not swallow /metrics.
     install_metrics(app)

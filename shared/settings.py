@@ -104,6 +104,31 @@ class Settings(BaseSettings):
             servers.append((host or item, int(port) if port.isdigit() else 11211))
         return servers
 
+    # -- browser origins allowed to call the gateway (CORS for HTTP, the Origin check of WebSockets) ----------
+    # Comma-separated `scheme://host[:port]`; empty: same-origin only. `*` is refused: the gateway accepts
+    # credentials (the Authorization header) from the origins it allows.
+    cors_origins: str = ""
+
+    @model_validator(mode="after")
+    def _check_cors_origins(self) -> Settings:
+        for origin in self.cors_origin_list:
+            if origin == "*":
+                raise ValueError(
+                    "ECHO_CORS_ORIGINS must list origins one by one: '*' is refused because the gateway accepts "
+                    "credentials (the Authorization header) from the origins it allows."
+                )
+            scheme, sep, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+                raise ValueError(
+                    f"ECHO_CORS_ORIGINS: {origin!r} is not an origin; write scheme://host[:port] with no path, "
+                    "e.g. http://localhost:5173."
+                )
+        return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/").lower() for o in self.cors_origins.split(",") if o.strip()]
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from services.gateway.clients import ExecutorRuns
 from services.gateway.fanout.state import BufferedEvent, RunRegistry
+from services.gateway.metrics import WS_EVENTS_DROPPED
 from shared.messaging import Broker, StepEventV1
 from shared.settings import Settings
 
@@ -29,6 +30,8 @@ log = logging.getLogger("echoai.gateway.fanout")
 CLOSE_TOO_SLOW = 1013
 CLOSE_POLICY = 1008
 CLOSE_GOING_AWAY = 1001
+_GOING_AWAY = "the gateway is shutting down; reconnect with after_seq"
+_DROP_REASONS = {CLOSE_TOO_SLOW: "too_slow", CLOSE_GOING_AWAY: "shutdown", CLOSE_POLICY: "refused"}
 
 
 class Subscriber:
@@ -49,6 +52,7 @@ class Subscriber:
         if self.close_code is not None:
             return
         if len(self.queue) >= self.maxsize:
+            WS_EVENTS_DROPPED.labels("too_slow").inc()  # this one; drop() counts the queued ones
             self.drop(CLOSE_TOO_SLOW, "client too slow: its event queue is full; reconnect with after_seq")
             return
         self.queue.append(event)
@@ -58,6 +62,8 @@ class Subscriber:
         if self.close_code is not None:
             return
         self.close_code, self.close_reason = code, reason
+        if self.queue:
+            WS_EVENTS_DROPPED.labels(_DROP_REASONS.get(code, "refused")).inc(len(self.queue))
         self.queue.clear()
         self.wake.set()
         if self.sender is not None and not self.sender.done():
@@ -98,6 +104,8 @@ class Hub:
         self._subscribers: dict[uuid.UUID, set[Subscriber]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._started = False
+        self._all_gone = asyncio.Event()  # set whenever the last subscriber leaves
+        self.closing = False  # set on SIGTERM: open sockets are closed with 1001 and new ones turned away
 
     # -- consuming --------------------------------------------------------------------------------------------
 
@@ -141,6 +149,8 @@ class Hub:
     def subscribe(self, run_id: uuid.UUID, user_id: uuid.UUID) -> Subscriber:
         sub = Subscriber(run_id, user_id, self.client_queue_size)
         self._subscribers.setdefault(run_id, set()).add(sub)
+        if self.closing:
+            sub.drop(CLOSE_GOING_AWAY, _GOING_AWAY)
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:
@@ -149,6 +159,8 @@ class Hub:
             subs.discard(sub)
             if not subs:
                 del self._subscribers[sub.run_id]
+        if not self._subscribers:
+            self._all_gone.set()
 
     def subscribers(self) -> Iterator[Subscriber]:
         for subs in self._subscribers.values():
@@ -166,9 +178,22 @@ class Hub:
 
         self._sweeper = asyncio.create_task(sweep(), name="gateway-fanout-sweeper")
 
-    async def close(self) -> None:
+    async def going_away(self, timeout: float) -> None:
+        """Close every open socket with 1001 (clients reconnect with after_seq, to another replica) and wait,
+        at most `timeout` seconds, until their handlers have finished."""
+        self.closing = True
         for sub in list(self.subscribers()):
-            sub.drop(CLOSE_GOING_AWAY, "the gateway is shutting down; reconnect with after_seq")
+            sub.drop(CLOSE_GOING_AWAY, _GOING_AWAY)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self._subscribers:
+                    self._all_gone.clear()
+                    await self._all_gone.wait()
+
+    async def close(self) -> None:
+        self.closing = True
+        for sub in list(self.subscribers()):
+            sub.drop(CLOSE_GOING_AWAY, _GOING_AWAY)
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

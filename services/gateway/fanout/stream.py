@@ -5,6 +5,9 @@ events' `user_id`, else the executor), subscribe, replay the buffer after `after
 comes before taking the replay snapshot, both without an await in between, and the sender skips every seq it
 has already sent: no gap and no duplicate between replay and live.
 
+A browser's handshake from an origin that is neither the gateway's own nor listed in ECHO_CORS_ORIGINS is
+refused before it is accepted (HTTP 403).
+
 Close codes: 1000 after the terminal event (or at once for a run that finished before this gateway saw any of
 its events: nothing is synthesised, the steps endpoint answers from the executor), 1008 bad token or someone
 else's run, 1013 a client too slow for its queue or the executor unreachable for the ownership check,
@@ -23,9 +26,11 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from services.gateway.clients import ExecutorUnavailable
+from services.gateway.cors import websocket_origin_allowed
 from services.gateway.fanout.hub import CLOSE_POLICY, CLOSE_TOO_SLOW, Hub, Subscriber
 from services.gateway.fanout.params import AFTER_SEQ_RULE, parse_after_seq
 from services.gateway.fanout.state import BufferedEvent
+from services.gateway.metrics import WS_CONNECTIONS, WS_EVENTS_DELIVERED
 from shared.auth import CurrentUser, decode_token
 from shared.contracts import RunOut
 from shared.errors import Unauthorized
@@ -80,6 +85,18 @@ def _auth_message_token(text: str | None) -> str | None:
 
 
 async def serve(ws: WebSocket, hub: Hub, settings: Settings, raw_run_id: str) -> None:
+    if not websocket_origin_allowed(ws, settings):
+        # Before accepting: the browser gets HTTP 403 and the page cannot read a foreign user's events.
+        await ws.close(CLOSE_POLICY, "this origin may not open WebSockets here; see ECHO_CORS_ORIGINS")
+        return
+    WS_CONNECTIONS.inc()
+    try:
+        await _serve(ws, hub, settings, raw_run_id)
+    finally:
+        WS_CONNECTIONS.dec()
+
+
+async def _serve(ws: WebSocket, hub: Hub, settings: Settings, raw_run_id: str) -> None:
     await ws.accept()
     user = await authenticate(ws, hub, settings)
     if user is None:
@@ -158,6 +175,7 @@ async def pump(
         if event.seq <= last:
             continue
         await ws.send_text(event.text)
+        WS_EVENTS_DELIVERED.inc()
         last = event.seq
         if event.terminal:
             return CLOSE_NORMAL, "run finished"
@@ -172,6 +190,7 @@ async def pump(
         if live.seq <= last:
             continue
         await ws.send_text(live.text)
+        WS_EVENTS_DELIVERED.inc()
         last = live.seq
         if live.terminal:
             return CLOSE_NORMAL, "run finished"
