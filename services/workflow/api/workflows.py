@@ -30,7 +30,7 @@ async def definition_schema(user: User) -> dict[str, Any]:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=WorkflowOut)
 async def create_workflow(body: SaveIn, user: User, workflows: WorkflowsDep) -> WorkflowOut:
-    return await workflows.create(user.user_id, body)
+    return await workflows.save(user.user_id, body)
 
 
 @router.get("", response_model=Page[WorkflowSummary])
