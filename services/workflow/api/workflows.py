@@ -19,7 +19,12 @@ from shared.pagination import CursorParam, LimitParam, Page
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
-VersionNumber = Annotated[int, Path(ge=1, description="1 for the first final save, 2 for the next, ...")]
+# The column is a PostgreSQL integer: a number past its range names no version, and is refused as a 422 naming
+# the parameter before any query is made of it.
+MAX_VERSION = 2**31 - 1
+VersionNumber = Annotated[
+    int, Path(ge=1, le=MAX_VERSION, description="1 for the first final save, 2 for the next, ... (at most 2^31 - 1).")
+]
 
 
 # Declared before /{workflow_id} so "schema" is not read as an id.
