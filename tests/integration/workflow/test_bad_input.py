@@ -293,3 +293,20 @@ async def test_values_nested_64_deep_are_stored_and_read_back(alice: Caller) -> 
         "POST", "/tools", **_json({"name": "Deep", "tool_type": "custom", "definition": _nested(64)})
     )
     assert r.status_code == 201 and r.json()["definition"] == _nested(64)
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "allowed"),
+    [
+        ("/workflows", {"status": "temp"}, ["'draft'", "'final'"]),
+        ("/workflows", {"status": "DRAFT"}, ["'draft'", "'final'"]),
+        ("/tools", {"type": "quantum"}, ["'builtin'", "'api'", "'custom'"]),
+    ],
+)
+async def test_filter_values_are_422_naming_the_allowed_values(
+    alice: Caller, path: str, params: dict[str, str], allowed: list[str]
+) -> None:
+    r = await alice.get(path, params=params)
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert detail.startswith(f"{next(iter(params))}:") and all(value in detail for value in allowed), detail
