@@ -153,6 +153,7 @@ class AgentOut(BaseModel):
 
 
 Tag = Annotated[str, Field(min_length=1, max_length=64)]
+MAX_TAGS = 32
 
 
 class ToolIn(BaseModel):
@@ -164,7 +165,7 @@ class ToolIn(BaseModel):
     )
     name: Name
     tool_type: ToolType
-    tags: list[Tag] = Field(default_factory=list, max_length=32)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
     definition: dict[str, Any] = Field(
         default_factory=dict, description="api tools: `url` (http or https) and optional `method`."
     )

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from services.workflow.api.deps import ToolsDep
-from services.workflow.schemas import ToolIn, ToolOut, ToolType
+from services.workflow.schemas import MAX_TAGS, Tag, ToolIn, ToolOut, ToolType
 from shared.auth import User
 from shared.pagination import CursorParam, LimitParam, Page
 
@@ -17,7 +17,14 @@ router = APIRouter(prefix="/tools", tags=["tools"])
 async def list_tools(
     user: User,
     tools: ToolsDep,
-    tag: Annotated[list[str] | None, Query(description="Repeat for several: only tools that have every tag.")] = None,
+    tag: Annotated[
+        list[Tag] | None,
+        Query(
+            max_length=MAX_TAGS,
+            description=f"Repeat for several (up to {MAX_TAGS}, each as a tool's tags are: 1 to 64 characters): "
+            "only tools that have every tag.",
+        ),
+    ] = None,
     type: Annotated[ToolType | None, Query(description="Only tools of this type.")] = None,
     limit: LimitParam = 50,
     cursor: CursorParam = None,

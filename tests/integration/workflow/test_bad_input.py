@@ -310,3 +310,21 @@ async def test_filter_values_are_422_naming_the_allowed_values(
     assert r.status_code == 422
     detail = r.json()["detail"]
     assert detail.startswith(f"{next(iter(params))}:") and all(value in detail for value in allowed), detail
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"tag": [f"t{i}" for i in range(33)]}, "tag:"),
+        ({"tag": ["x" * 65]}, "tag.0:"),
+        ({"tag": ["ok", ""]}, "tag.1:"),
+    ],
+)
+async def test_tag_filters_are_bounded_like_the_tags_they_match(
+    alice: Caller, params: dict[str, list[str]], field: str
+) -> None:
+    r = await alice.get("/tools", params=params)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith(field), r.json()["detail"]
+    r = await alice.get("/tools", params={"tag": [f"t{i}" for i in range(32)]})
+    assert r.status_code == 200 and r.json()["items"] == []
