@@ -9,7 +9,7 @@ The database is the source of truth. A draft or final save whose copy cannot be 
 failure is logged); a temp save has nowhere else to go, so failing to write it is a 503.
 
 Agent IDs another account holds are renamed to IDs of the saver's own (`domain.definitions.own_id`) in the
-stored definition, so a definition copied from someone else saves as one that never met them would.
+stored definition: saving a definition copied from someone else answers as if its IDs had never been used.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ log = logging.getLogger("echoai.workflow")
 
 
 def _not_found(workflow_id: uuid.UUID) -> NotFound:
-    return NotFound(f"No workflow {workflow_id} in your account.", error="workflow_not_found")
+    return NotFound(
+        f"No workflow {workflow_id} in your account; create one with POST /workflows.", error="workflow_not_found"
+    )
 
 
 def summary(row: Workflow) -> WorkflowSummary:
@@ -68,13 +70,11 @@ class WorkflowService:
     async def replace(self, user_id: uuid.UUID, workflow_id: uuid.UUID, body: SaveIn) -> WorkflowOut:
         """PUT: the workflow must exist for this user, in the database or (never saved beyond temp) on disk."""
         row = await self.repo.find(workflow_id)
+        # Another user's workflow, one of yours that was deleted and one never made get the same answer.
         if row is not None and (row.user_id != user_id or row.deleted_at is not None):
             raise _not_found(workflow_id)
         if row is None and not await self.copies.exists(user_id, "temp", workflow_id):
-            raise NotFound(
-                f"No workflow {workflow_id} in your account; create one with POST /workflows.",
-                error="workflow_not_found",
-            )
+            raise _not_found(workflow_id)
         return await self._save(user_id, workflow_id, body, current=row)
 
     async def _save(
@@ -166,7 +166,9 @@ class WorkflowService:
 
     async def get_temp(self, user_id: uuid.UUID, workflow_id: uuid.UUID) -> WorkflowOut:
         row = await self.repo.find(workflow_id)
-        if row is not None and (row.user_id != user_id or row.deleted_at is not None):
+        if row is not None and row.user_id != user_id:
+            row = None  # someone else's: answered as an ID never used (no temp copy of yours has it)
+        if row is not None and row.deleted_at is not None:
             raise _not_found(workflow_id)
         working = await self.copies.read(user_id, "temp", workflow_id)
         if working is None:

@@ -154,3 +154,48 @@ async def test_when_the_derived_id_is_taken_too_a_random_one_is_assigned(
     assert saved["definition"]["agents"][0]["agent_id"] not in (str(theirs), str(squatted))
     owners = await pg.fetch("SELECT user_id FROM workflow.agents WHERE agent_id = ANY($1)", [theirs, squatted])
     assert sorted(str(o["user_id"]) for o in owners) == sorted([str(alice.user_id), str(carol.user_id)])
+
+
+async def test_every_answer_about_another_users_object_is_the_answer_about_an_unused_id(
+    alice: Caller, bob: Caller
+) -> None:
+    wf = await alice.save(definition("Alice's flow", [agent("Researcher")]), "final")
+    await alice.save(definition("Alice's flow"), "temp", wf["workflow_id"])
+    temp_only = (await alice.save(definition("Alice's idea"), "temp"))["workflow_id"]
+    tool = (await alice.post("/tools", json={"name": "Alice's tool", "tool_type": "custom"})).json()["tool_id"]
+    theirs = {
+        "wf": wf["workflow_id"],
+        "temp": temp_only,
+        "agent": wf["definition"]["agents"][0]["agent_id"],
+        "tool": tool,
+    }
+    save = {"definition": definition("Bob's"), "save_as": "draft"}
+    requests: list[tuple[str, str, str, Any]] = [
+        ("GET", "/workflows/{}", "wf", None),
+        ("PUT", "/workflows/{}", "wf", save),
+        ("PUT", "/workflows/{}", "temp", {**save, "save_as": "temp"}),
+        ("GET", "/workflows/{}/temp", "wf", None),
+        ("GET", "/workflows/{}/temp", "temp", None),
+        ("GET", "/workflows/{}/versions", "wf", None),
+        ("GET", "/workflows/{}/versions/1", "wf", None),
+        ("POST", "/workflows/{}/versions/1/restore", "wf", None),
+        ("DELETE", "/workflows/{}", "wf", None),
+        ("DELETE", "/workflows/{}", "temp", None),
+        ("GET", "/agents/{}", "agent", None),
+        ("PUT", "/agents/{}", "agent", {"name": "Bob's"}),
+        ("DELETE", "/agents/{}", "agent", None),
+        ("GET", "/tools/{}", "tool", None),
+        ("PUT", "/tools/{}", "tool", {"name": "Bob's", "tool_type": "custom"}),
+        ("DELETE", "/tools/{}", "tool", None),
+    ]
+
+    async def answer(method: str, template: str, object_id: str, body: Any) -> tuple[int, str, str]:
+        kwargs = {"json": body} if body is not None else {}
+        r = await bob.request(method, template.format(object_id), **kwargs)
+        return r.status_code, r.json()["error"], r.json()["detail"].replace(object_id, "<id>")
+
+    for method, template, kind, body in requests:
+        unused = str(uuid.uuid4())
+        about_theirs = await answer(method, template, theirs[kind], body)
+        assert about_theirs == await answer(method, template, unused, body), (method, template, kind)
+        assert about_theirs[0] == 404
