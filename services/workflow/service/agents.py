@@ -6,11 +6,12 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.workflow.domain.definitions import agent_uuid, own_id
+from services.workflow.domain.definitions import agent_uuid
 from services.workflow.domain.records import AgentRow
 from services.workflow.models import Agent
 from services.workflow.repository import AgentRepository
 from services.workflow.schemas import AgentOut, AgentSpec
+from services.workflow.service.claim import create_claiming
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.pagination import Page, decode_keyset, keyset_cursor, split_page
 
@@ -52,11 +53,7 @@ class AgentService:
         """An ID another account holds is answered as an unused one would be, under an ID of the caller's own:
         what belongs to others is never revealed, not even that it exists."""
         agent_id = agent_uuid(spec.agent_id, user_id) or uuid.uuid4()
-        row = await self._create_mine(user_id, agent_id, spec)
-        if row is None:
-            row = await self._create_mine(user_id, own_id(agent_id, "agt", user_id), spec)
-        if row is None:  # the derived ID is someone else's too: only a random one is left
-            row = await self._create_mine(user_id, uuid.uuid4(), spec)
+        row = await create_claiming(agent_id, "agt", user_id, lambda i: self._create_mine(user_id, i, spec))
         if row is None:
             raise Conflict("No free agent_id could be found; try again.", error="agent_exists")
         return _out(row)

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.workflow.domain.definitions import own_id
 from services.workflow.domain.tools import dedupe_tags, tool_row
 from services.workflow.models import Tool
 from services.workflow.repository import ToolRepository
 from services.workflow.schemas import ToolIn, ToolOut
+from services.workflow.service.claim import create_claiming
 from shared.errors import Conflict, NotFound
 from shared.ids import parse_uuid
 from shared.pagination import Page, decode_keyset, keyset_cursor, split_page
@@ -67,11 +67,7 @@ class ToolService:
         tool_id = (
             parse_uuid(body.tool_id, "tool", scope=user_id) if body.tool_id and body.tool_id.strip() else uuid.uuid4()
         )
-        row = await self._create_mine(user_id, tool_id, body)
-        if row is None:
-            row = await self._create_mine(user_id, own_id(tool_id, "tool", user_id), body)
-        if row is None:  # the derived ID is someone else's too: only a random one is left
-            row = await self._create_mine(user_id, uuid.uuid4(), body)
+        row = await create_claiming(tool_id, "tool", user_id, lambda i: self._create_mine(user_id, i, body))
         if row is None:
             raise Conflict("No free tool_id could be found; try again.", error="tool_exists")
         return _out(row)
