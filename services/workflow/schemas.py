@@ -25,6 +25,9 @@ def _not_blank(value: str) -> str:
 
 
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
+# The agents one definition may hold: far more than a crew is ever given, and few enough that a save upserts
+# them all in one statement (PostgreSQL takes at most 32,767 parameters in one, five per agent here).
+MAX_AGENTS = 500
 # The longest an echo LLM call may be made to wait: an hour is more than any test or demo needs.
 MAX_DELAY_MS = 3_600_000
 
@@ -103,7 +106,7 @@ class WorkflowDefinition(_Open):
 
     name: Name
     execution_model: ExecutionModel = "sequential"
-    agents: list[AgentSpec] = Field(default_factory=list)
+    agents: list[AgentSpec] = Field(default_factory=list, max_length=MAX_AGENTS)
     connections: list[Connection] = Field(default_factory=list)
     manager: ManagerSpec | None = None
 

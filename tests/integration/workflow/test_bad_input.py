@@ -328,3 +328,19 @@ async def test_tag_filters_are_bounded_like_the_tags_they_match(
     assert r.json()["detail"].startswith(field), r.json()["detail"]
     r = await alice.get("/tools", params={"tag": [f"t{i}" for i in range(32)]})
     assert r.status_code == 200 and r.json()["items"] == []
+
+
+async def test_a_definition_holds_at_most_500_agents(alice: Caller, pg: asyncpg.Connection) -> None:
+    crowd = {"definition": definition("Crowd", [{"name": f"a{i}"} for i in range(501)]), "save_as": "draft"}
+    # 7,000 agents once overflowed the statement's parameters: refused as 422 long before that.
+    for size in (501, 7000):
+        crowd["definition"]["agents"] = [{"name": f"a{i}"} for i in range(size)]
+        r = await alice.post("/workflows", json=crowd)
+        assert r.status_code == 422 and r.json()["detail"].startswith("definition.agents:"), r.text[:200]
+    crowd["definition"]["agents"] = [{"name": f"a{i}"} for i in range(500)]
+    saved = await alice.save(crowd["definition"], "final")
+    assert len(saved["definition"]["agents"]) == 500
+    count = await pg.fetchval(
+        "SELECT count(*) FROM workflow.agents WHERE source_workflow_id = $1", uuid.UUID(saved["workflow_id"])
+    )
+    assert count == 500
