@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.workflow.domain.records import AgentRow, ToolRow
 from services.workflow.models import Agent, Tool, Workflow, WorkflowVersion
 from shared.pagination import Keyset, older_than
 
@@ -117,13 +117,6 @@ class WorkflowRepository:
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
 
-@dataclass(frozen=True)
-class AgentRow:
-    agent_id: uuid.UUID
-    name: str
-    definition: dict[str, Any]
-
-
 class AgentRepository:
     def __init__(self, session: AsyncSession):
         self.session = session
@@ -197,15 +190,6 @@ class AgentRepository:
     async def delete(self, user_id: uuid.UUID, agent_id: uuid.UUID) -> bool:
         stmt = delete(Agent).where(Agent.agent_id == agent_id, Agent.user_id == user_id).returning(Agent.agent_id)
         return (await self.session.execute(stmt)).scalar_one_or_none() is not None
-
-
-@dataclass(frozen=True)
-class ToolRow:
-    tool_id: uuid.UUID
-    name: str
-    tool_type: str
-    tags: list[str]
-    definition: dict[str, Any]
 
 
 class ToolRepository:

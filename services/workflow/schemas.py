@@ -7,8 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
+from services.workflow.domain.nesting import depth_error, too_deep
 from shared.contracts import ExecutionModel
 
 SaveAs = Literal["draft", "temp", "final"]
@@ -23,6 +25,17 @@ def _not_blank(value: str) -> str:
 
 
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
+# The agents one definition may hold: far more than a crew is ever given, and few enough that a save upserts
+# them all in one statement (PostgreSQL takes at most 32,767 parameters in one, five per agent here).
+MAX_AGENTS = 500
+# The longest an echo LLM call may be made to wait: an hour is more than any test or demo needs.
+MAX_DELAY_MS = 3_600_000
+
+
+def _bounded_depth(what: str, value: Any) -> Any:
+    if too_deep(value):
+        raise PydanticCustomError("too_deep", depth_error(what))
+    return value
 
 
 class _Open(BaseModel):
@@ -39,7 +52,7 @@ class TaskSpec(_Open):
 class LlmSpec(_Open):
     provider: str = Field(min_length=1)
     model: str | None = None
-    delay_ms: int | None = Field(default=None, ge=0)
+    delay_ms: int | None = Field(default=None, ge=0, le=MAX_DELAY_MS)
     fail_with: str | None = None
 
 
@@ -49,6 +62,11 @@ class HitlSpec(_Open):
 
 class AgentSpec(_Open):
     """An agent as it appears in a definition, and as the body of POST/PUT /agents."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_too_deep(cls, data: Any) -> Any:
+        return _bounded_depth("the agent", data)
 
     agent_id: str | None = Field(
         default=None,
@@ -81,9 +99,14 @@ class WorkflowDefinition(_Open):
 
     model_config = ConfigDict(extra="allow", title="WorkflowDefinition")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _not_too_deep(cls, data: Any) -> Any:
+        return _bounded_depth("the definition", data)
+
     name: Name
     execution_model: ExecutionModel = "sequential"
-    agents: list[AgentSpec] = Field(default_factory=list)
+    agents: list[AgentSpec] = Field(default_factory=list, max_length=MAX_AGENTS)
     connections: list[Connection] = Field(default_factory=list)
     manager: ManagerSpec | None = None
 
@@ -133,6 +156,7 @@ class AgentOut(BaseModel):
 
 
 Tag = Annotated[str, Field(min_length=1, max_length=64)]
+MAX_TAGS = 32
 
 
 class ToolIn(BaseModel):
@@ -144,10 +168,15 @@ class ToolIn(BaseModel):
     )
     name: Name
     tool_type: ToolType
-    tags: list[Tag] = Field(default_factory=list, max_length=32)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
     definition: dict[str, Any] = Field(
         default_factory=dict, description="api tools: `url` (http or https) and optional `method`."
     )
+
+    @field_validator("definition", mode="before")
+    @classmethod
+    def _not_too_deep(cls, data: Any) -> Any:
+        return _bounded_depth("the tool's definition", data)
 
 
 class ToolOut(BaseModel):

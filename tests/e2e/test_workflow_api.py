@@ -85,3 +85,31 @@ def test_schema_is_published(gateway: httpx.Client) -> None:
     headers = register_and_login(gateway, f"wf-schema-{uuid.uuid4().hex[:8]}@example.com")
     schema = gateway.get("/workflows/schema", headers=headers).json()
     assert schema["title"] == "WorkflowDefinition" and schema["required"] == ["name"]
+
+
+def test_another_users_ids_answer_as_unused_ones_through_the_gateway(gateway: httpx.Client) -> None:
+    alice = register_and_login(gateway, f"wf-alice-{uuid.uuid4().hex[:8]}@example.com")
+    bob = register_and_login(gateway, f"wf-bob-{uuid.uuid4().hex[:8]}@example.com")
+    r = gateway.post("/workflows", json={"definition": _definition("alice's goal"), "save_as": "final"}, headers=alice)
+    wid = r.json()["workflow_id"]
+    theirs = r.json()["definition"]["agents"][0]["agent_id"]
+
+    copied = _definition("bob's goal")
+    copied["agents"][0]["agent_id"] = theirs  # type: ignore[index]
+    r = gateway.post("/workflows", json={"definition": copied, "save_as": "draft"}, headers=bob)
+    assert r.status_code == 201, r.text
+    mine = r.json()["definition"]["agents"][0]["agent_id"]
+    assert mine != theirs
+    assert gateway.get(f"/agents/{mine}", headers=bob).json()["definition"]["goal"] == "bob's goal"
+    # Bob's save gave him that agent under his own ID, so posting it is what posting any agent of his is.
+    r = gateway.post("/agents", json={"agent_id": theirs, "name": "Copy"}, headers=bob)
+    assert (r.status_code, r.json()["error"]) == (409, "agent_exists") and mine in r.json()["detail"]
+    assert theirs not in r.json()["detail"]
+    assert gateway.get(f"/agents/{theirs}", headers=bob).status_code == 404
+    assert gateway.get(f"/agents/{theirs}", headers=alice).json()["definition"]["goal"] == "alice's goal"
+
+    # Version numbers past the column's range name the parameter instead of failing.
+    for method in ("GET", "POST"):
+        path = f"/workflows/{wid}/versions/2147483648" + ("/restore" if method == "POST" else "")
+        r = gateway.request(method, path, headers=alice)
+        assert r.status_code == 422 and r.json()["detail"].startswith("version:"), r.text

@@ -1,1 +1,1 @@
-"""Business rules of the workflow service. Nothing here commits: the request session does, once the endpoint returns."""
+"""Pure rules of the workflow service: no database, no files, no awaits. The services in `service/` apply them."""

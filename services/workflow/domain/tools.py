@@ -1,5 +1,4 @@
-"""Tools: the user's own, plus the platform's builtin tools (user_id NULL), which everyone sees and nobody
-changes: PUT or DELETE on one is a 409 that says so (a 404 would deny what GET just showed)."""
+"""What makes a tool body valid before it is stored: api tools name the URL they call and a method we know."""
 
 from __future__ import annotations
 
@@ -7,41 +6,11 @@ import uuid
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from services.workflow.models import Tool
-from services.workflow.repository import ToolRepository, ToolRow
-from services.workflow.schemas import ToolIn, ToolOut
-from shared.errors import Conflict, NotFound, Unprocessable
-from shared.ids import parse_uuid
-from shared.pagination import Page, decode_keyset, keyset_cursor, split_page
+from services.workflow.domain.records import ToolRow
+from services.workflow.schemas import ToolIn
+from shared.errors import Unprocessable
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-
-
-def _out(row: Tool) -> ToolOut:
-    return ToolOut(
-        tool_id=row.tool_id,
-        name=row.name,
-        tool_type=row.tool_type,  # type: ignore[arg-type]  # the check constraint keeps it to the three types
-        tags=list(row.tags),
-        definition=row.definition,
-        builtin=row.user_id is None,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def _not_found(tool_id: uuid.UUID) -> NotFound:
-    return NotFound(f"No tool {tool_id} in your account or among the builtin tools.", error="tool_not_found")
-
-
-def _read_only(tool_id: uuid.UUID) -> Conflict:
-    return Conflict(
-        f"Tool {tool_id} is one of the platform's builtin tools and cannot be changed or deleted; create a tool of "
-        "your own with POST /tools instead.",
-        error="read_only_tool",
-    )
 
 
 def validate_definition(body: ToolIn) -> None:
@@ -49,7 +18,10 @@ def validate_definition(body: ToolIn) -> None:
     if body.tool_type != "api":
         return
     url = body.definition.get("url")
-    parts = urlsplit(url) if isinstance(url, str) else None
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+    except ValueError:  # e.g. an unclosed IPv6 bracket: "http://[::1"
+        parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise Unprocessable("definition.url: an api tool needs the absolute http or https URL it calls.")
     method = body.definition.get("method")
@@ -57,65 +29,17 @@ def validate_definition(body: ToolIn) -> None:
         raise Unprocessable(f"definition.method: use one of {', '.join(HTTP_METHODS)} (or leave it out for GET).")
 
 
-def _dedupe(tags: Sequence[str]) -> list[str]:
+def dedupe_tags(tags: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-class Tools:
-    def __init__(self, session: AsyncSession):
-        self.repo = ToolRepository(session)
-
-    def _row(self, tool_id: uuid.UUID, body: ToolIn) -> ToolRow:
-        validate_definition(body)
-        return ToolRow(
-            tool_id=tool_id,
-            name=body.name,
-            tool_type=body.tool_type,
-            tags=_dedupe(body.tags),
-            definition=body.definition,
-        )
-
-    async def create(self, user_id: uuid.UUID, body: ToolIn) -> ToolOut:
-        tool_id = (
-            parse_uuid(body.tool_id, "tool", scope=user_id) if body.tool_id and body.tool_id.strip() else uuid.uuid4()
-        )
-        row = await self.repo.create(user_id, self._row(tool_id, body))
-        if row is None:
-            raise Conflict(
-                f"A tool with tool_id {tool_id} already exists; leave tool_id out to get a new one.",
-                error="tool_exists",
-            )
-        return _out(row)
-
-    async def get(self, user_id: uuid.UUID, tool_id: uuid.UUID) -> ToolOut:
-        row = await self.repo.get_visible(user_id, tool_id)
-        if row is None:
-            raise _not_found(tool_id)
-        return _out(row)
-
-    async def page(
-        self, user_id: uuid.UUID, tags: Sequence[str], tool_type: str | None, cursor: str | None, limit: int
-    ) -> Page[ToolOut]:
-        rows = await self.repo.page(user_id, _dedupe(tags), tool_type, decode_keyset(cursor), limit + 1)
-        items, next_cursor = split_page(rows, limit, lambda t: keyset_cursor(t.created_at, t.tool_id))
-        return Page(items=[_out(r) for r in items], next_cursor=next_cursor)
-
-    async def _own(self, user_id: uuid.UUID, tool_id: uuid.UUID) -> Tool:
-        row = await self.repo.get_visible(user_id, tool_id)
-        if row is None:
-            raise _not_found(tool_id)
-        if row.user_id is None:
-            raise _read_only(tool_id)
-        return row
-
-    async def update(self, user_id: uuid.UUID, tool_id: uuid.UUID, body: ToolIn) -> ToolOut:
-        await self._own(user_id, tool_id)
-        row = await self.repo.update(user_id, self._row(tool_id, body))
-        if row is None:
-            raise _not_found(tool_id)
-        return _out(row)
-
-    async def delete(self, user_id: uuid.UUID, tool_id: uuid.UUID) -> None:
-        await self._own(user_id, tool_id)
-        if not await self.repo.delete(user_id, tool_id):
-            raise _not_found(tool_id)
+def tool_row(tool_id: uuid.UUID, body: ToolIn) -> ToolRow:
+    """The row a POST or PUT writes; raises Unprocessable for an api tool without a usable URL or method."""
+    validate_definition(body)
+    return ToolRow(
+        tool_id=tool_id,
+        name=body.name,
+        tool_type=body.tool_type,
+        tags=dedupe_tags(body.tags),
+        definition=body.definition,
+    )

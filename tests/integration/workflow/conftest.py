@@ -85,6 +85,11 @@ def bob(client: httpx.AsyncClient) -> Caller:
     return Caller(client)
 
 
+@pytest.fixture
+def carol(client: httpx.AsyncClient) -> Caller:
+    return Caller(client)
+
+
 def agent(name: str, agent_id: str | None = None, **extra: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "name": name,

@@ -89,29 +89,6 @@ async def test_free_form_ids_of_two_users_do_not_clash(alice: Caller, bob: Calle
     assert a["definition"]["agents"][0]["agent_id"] != b["definition"]["agents"][0]["agent_id"]
 
 
-async def test_an_agent_id_of_another_user_is_409_and_never_overwritten(
-    alice: Caller, bob: Caller, pg: asyncpg.Connection
-) -> None:
-    agent_id = str(uuid.uuid4())
-    mine = await alice.save(definition("Alice's", [agent("Secret", agent_id, goal="alice's goal")]), "draft")
-    for save_as in ("draft", "final"):
-        r = await bob.post(
-            "/workflows", json={"definition": definition("Bob's", [agent("Thief", agent_id)]), "save_as": save_as}
-        )
-        assert r.status_code == 409, r.text
-        assert r.json()["error"] == "agent_id_taken"
-    row = await pg.fetchrow(
-        "SELECT user_id, name, definition, source_workflow_id FROM workflow.agents WHERE agent_id = $1",
-        uuid.UUID(agent_id),
-    )
-    assert row["user_id"] == alice.user_id and row["name"] == "Secret"
-    assert row["source_workflow_id"] == uuid.UUID(mine["workflow_id"])
-    # The refused save left nothing behind.
-    assert await pg.fetchval("SELECT count(*) FROM workflow.workflows WHERE user_id = $1", bob.user_id) == 0
-    r = await bob.post("/agents", json={"agent_id": agent_id, "name": "Thief"})
-    assert r.status_code == 409 and r.json()["error"] == "agent_exists"
-
-
 async def test_duplicate_agent_ids_in_one_definition_are_422(alice: Caller) -> None:
     same = uuid.uuid4()
     d = definition("Twins", [agent("A", str(same)), agent("B", f"agt_{same.hex}")])

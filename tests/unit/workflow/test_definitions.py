@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
-from services.workflow.domain.definitions import normalise_agent_ids
+from services.workflow.domain.definitions import normalise_agent_ids, own_id, rename_agents, replacements
 from services.workflow.schemas import SaveIn, WorkflowDefinition
 from shared.errors import Unprocessable
 from shared.ids import parse_uuid
@@ -73,3 +74,39 @@ def test_published_schema_names_the_required_fields_and_allows_more() -> None:
     assert schema["required"] == ["name"] and schema["additionalProperties"] is True
     assert schema["$defs"]["AgentSpec"]["required"] == ["name"]
     assert schema["$defs"]["Connection"]["required"] == ["from", "to"]
+
+
+def test_renamed_agents_take_their_connections_along() -> None:
+    taken, kept = uuid.uuid4(), uuid.uuid4()
+    d: dict[str, Any] = {
+        "name": "x",
+        "agents": [{"name": "a", "agent_id": f"agt_{taken.hex}"}, {"name": "b", "agent_id": str(kept)}],
+        "connections": [{"from": f"agt_{taken}", "to": str(kept)}, {"from": str(kept), "to": "outside"}],
+    }
+    rows = normalise_agent_ids(d, OWNER)
+    renamed = replacements({taken}, [r.agent_id for r in rows], OWNER)
+    assert renamed == {taken: own_id(taken, "agt", OWNER)}
+    new = renamed[taken]
+    rows = rename_agents(d, rows, renamed)
+    assert [r.agent_id for r in rows] == [new, kept]
+    assert d["agents"][0]["agent_id"] == str(new) and rows[0].definition is d["agents"][0]
+    assert d["connections"] == [{"from": str(new), "to": str(kept)}, {"from": str(kept), "to": "outside"}]
+
+
+def test_derived_ids_are_stable_per_owner_and_never_a_free_form_id() -> None:
+    taken = uuid.uuid4()
+    other_owner = uuid.uuid4()
+    assert own_id(taken, "agt", OWNER) == own_id(taken, "agt", OWNER)
+    assert own_id(taken, "agt", OWNER) != own_id(taken, "agt", other_owner)
+    assert own_id(taken, "agt", OWNER) != own_id(taken, "tool", OWNER)
+    # A client cannot name the derived ID by text: the text is a UUID, which is kept as that UUID.
+    assert parse_uuid(str(taken), "agt", scope=OWNER) == taken
+
+
+def test_a_derived_id_already_in_the_definition_or_a_second_round_gets_a_random_one() -> None:
+    taken = uuid.uuid4()
+    derived = own_id(taken, "agt", OWNER)
+    clash = replacements({taken}, [taken, derived], OWNER)[taken]
+    assert clash not in (taken, derived) and clash.version == 4
+    second = replacements({derived}, [derived], OWNER, fresh=True)[derived]
+    assert second != own_id(derived, "agt", OWNER) and second.version == 4

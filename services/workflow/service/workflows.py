@@ -7,6 +7,9 @@
 
 The database is the source of truth. A draft or final save whose copy cannot be written still succeeds (the
 failure is logged); a temp save has nowhere else to go, so failing to write it is a 503.
+
+Agent IDs another account holds are renamed to IDs of the saver's own (`domain.definitions.own_id`) in the
+stored definition: saving a definition copied from someone else answers as if its IDs had never been used.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.workflow.domain.definitions import normalise_agent_ids
+from services.workflow.domain.definitions import normalise_agent_ids, rename_agents, replacements
+from services.workflow.domain.records import AgentRow
 from services.workflow.models import Workflow, WorkflowVersion
 from services.workflow.repository import AgentRepository, WorkflowRepository
 from services.workflow.schemas import (
@@ -37,7 +41,9 @@ log = logging.getLogger("echoai.workflow")
 
 
 def _not_found(workflow_id: uuid.UUID) -> NotFound:
-    return NotFound(f"No workflow {workflow_id} in your account.", error="workflow_not_found")
+    return NotFound(
+        f"No workflow {workflow_id} in your account; create one with POST /workflows.", error="workflow_not_found"
+    )
 
 
 def summary(row: Workflow) -> WorkflowSummary:
@@ -48,7 +54,7 @@ def full(row: Workflow) -> WorkflowOut:
     return WorkflowOut.model_validate(row, from_attributes=True)
 
 
-class Workflows:
+class WorkflowService:
     def __init__(self, session: AsyncSession, copies: WorkingCopies):
         self.session = session
         self.copies = copies
@@ -57,19 +63,18 @@ class Workflows:
 
     # --- saves -------------------------------------------------------------------------------------------
 
-    async def create(self, user_id: uuid.UUID, body: SaveIn) -> WorkflowOut:
+    async def save(self, user_id: uuid.UUID, body: SaveIn) -> WorkflowOut:
+        """POST: a new workflow, saved by the save matrix."""
         return await self._save(user_id, uuid.uuid4(), body, current=None)
 
     async def replace(self, user_id: uuid.UUID, workflow_id: uuid.UUID, body: SaveIn) -> WorkflowOut:
         """PUT: the workflow must exist for this user, in the database or (never saved beyond temp) on disk."""
         row = await self.repo.find(workflow_id)
+        # Another user's workflow, one of yours that was deleted and one never made get the same answer.
         if row is not None and (row.user_id != user_id or row.deleted_at is not None):
             raise _not_found(workflow_id)
         if row is None and not await self.copies.exists(user_id, "temp", workflow_id):
-            raise NotFound(
-                f"No workflow {workflow_id} in your account; create one with POST /workflows.",
-                error="workflow_not_found",
-            )
+            raise _not_found(workflow_id)
         return await self._save(user_id, workflow_id, body, current=row)
 
     async def _save(
@@ -110,7 +115,8 @@ class Workflows:
     async def _persist(
         self, user_id: uuid.UUID, workflow_id: uuid.UUID, name: str, status: Kind, definition: dict[str, Any]
     ) -> WorkflowOut:
-        agents = normalise_agent_ids(definition, user_id)
+        # Agents first: renaming a taken agent ID changes the definition the workflow row and version store.
+        await self._sync_agents(user_id, workflow_id, definition, normalise_agent_ids(definition, user_id))
         # This statement locks the workflow row until commit: every later step of a save of this workflow,
         # the file write included, happens in version order.
         row = await self.repo.save(workflow_id, user_id, name, status, definition)
@@ -118,16 +124,24 @@ class Workflows:
             raise _not_found(workflow_id)
         if status == "final":
             await self.repo.add_version(workflow_id, row.version, name, definition)
-        written = await self.agents.upsert_from_workflow(user_id, workflow_id, agents)
-        taken = sorted({a.agent_id for a in agents} - written)
-        if taken:
-            raise Conflict(
-                f"The agent_id {taken[0]} is already used by another account; remove that agent_id from the "
-                "definition to get a new one.",
-                error="agent_id_taken",
-            )
         await self._write_copy(user_id, status, workflow_id, definition)
         return full(row)
+
+    async def _sync_agents(
+        self, user_id: uuid.UUID, workflow_id: uuid.UUID, definition: dict[str, Any], rows: list[AgentRow]
+    ) -> None:
+        """Upsert every agent of the definition; one whose ID another account holds is renamed (in `definition`
+        too) to an ID of the caller's own and written under that: the same answer as for an ID never used."""
+        pending = rows
+        for attempt in range(3):
+            written = await self.agents.upsert_from_workflow(user_id, workflow_id, pending)
+            taken = {a.agent_id for a in pending} - written
+            if not taken:
+                return
+            renamed = replacements(taken, (a.agent_id for a in rows), user_id, fresh=attempt > 0)
+            rows = rename_agents(definition, rows, renamed)
+            pending = [a for a in rows if a.agent_id in renamed.values()]
+        raise Conflict("No free agent_id could be found for every agent of the definition; try again.")
 
     async def _write_copy(
         self, user_id: uuid.UUID, kind: Kind, workflow_id: uuid.UUID, definition: dict[str, Any]
@@ -152,7 +166,9 @@ class Workflows:
 
     async def get_temp(self, user_id: uuid.UUID, workflow_id: uuid.UUID) -> WorkflowOut:
         row = await self.repo.find(workflow_id)
-        if row is not None and (row.user_id != user_id or row.deleted_at is not None):
+        if row is not None and row.user_id != user_id:
+            row = None  # someone else's: answered as an ID never used (no temp copy of yours has it)
+        if row is not None and row.deleted_at is not None:
             raise _not_found(workflow_id)
         working = await self.copies.read(user_id, "temp", workflow_id)
         if working is None:
