@@ -69,11 +69,13 @@ class AsyncClient(BaseClient):
             raise unreachable(self.base_url, exc) from None
         return read_answer(call, resp)
 
-    async def paginate(self, fetch: Callable[..., Awaitable[Page[T]]], /, **params: Any) -> AsyncIterator[T]:
-        """Every item of a list, page after page: `for w in client.paginate(client.list_workflows)`."""
+    async def paginate(
+        self, fetch: Callable[..., Awaitable[Page[T]]], /, *args: Any, **params: Any
+    ) -> AsyncIterator[T]:
+        """Every item of a list, page after page: `async for w in client.paginate(client.list_workflows)`."""
         cursor: str | None = None
         while True:
-            page = await fetch(**params, cursor=cursor)
+            page = await fetch(*args, **params, cursor=cursor)
             for item in page.items:
                 yield item
             if not page.next_cursor:

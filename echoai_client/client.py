@@ -68,11 +68,11 @@ class Client(BaseClient):
             raise unreachable(self.base_url, exc) from None
         return read_answer(call, resp)
 
-    def paginate(self, fetch: Callable[..., Page[T]], /, **params: Any) -> Iterator[T]:
+    def paginate(self, fetch: Callable[..., Page[T]], /, *args: Any, **params: Any) -> Iterator[T]:
         """Every item of a list, page after page: `for w in client.paginate(client.list_workflows)`."""
         cursor: str | None = None
         while True:
-            page = fetch(**params, cursor=cursor)
+            page = fetch(*args, **params, cursor=cursor)
             yield from page.items
             if not page.next_cursor:
                 return
