@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from services.gateway import redact
 from services.gateway.api import auth, proxy, runs
+from services.gateway.console import mount_console
 from services.gateway.fanout.hub import Hub
 from services.gateway.proxy import make_client
 from shared.service import create_service_app
@@ -34,4 +35,5 @@ def create_app() -> FastAPI:
         description="The public entry of EchoAI: identity, the API of every service, live step events.",
     )
     redact.install()
+    mount_console(app)
     return app
