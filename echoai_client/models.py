@@ -166,6 +166,7 @@ class Checkpoint(Model):
     status: str
     output: str | None = None
     comment: str | None = None
+    reason: str | None = None
     decided_by: str | None = None
     created_at: datetime | None = None
     decided_at: datetime | None = None
