@@ -4,6 +4,7 @@ and a short output, tool calls under it, a paused step with the command that app
 from __future__ import annotations
 
 import contextlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -95,7 +96,9 @@ class RunView:
         if event.type == "step_started":
             step.status, step.started = "running", event.ts
         elif event.type == "step_output" and data.get("kind") == "tool":
-            call, result = short(str(data.get("input", "")), 40), short(str(data.get("output", "")), 60)
+            raw_input = data.get("input", "")
+            shown = raw_input if isinstance(raw_input, str) else json.dumps(raw_input, ensure_ascii=False)
+            call, result = short(shown, 40), short(str(data.get("output", "")), 60)
             step.tools.append(f"{data.get('tool')}({call}) = {result}")
         elif event.type == "step_completed":
             step.status, step.ended, step.output = "completed", event.ts, data.get("output")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -130,3 +131,23 @@ def test_migrate_json_is_the_migration_tool(cli_env: dict[str, str], tmp_path: P
     done = echoai(cli_env, "migrate-json", "--source", str(tmp_path / "nothing-here"), "--dry-run")
     assert done.returncode == 1 and "nothing-here" in (done.stdout + done.stderr)
     assert "--source" in echoai(cli_env, "migrate-json", "--help").stdout
+
+
+def test_ctrl_c_detaches_without_cancelling(cli_env: dict[str, str], tmp_path: Path) -> None:
+    file = tmp_path / "slow.json"
+    file.write_text(json.dumps(pipeline("CLI slow", ["Slow", "Slower"], delay_ms=2500)))
+    assert echoai(cli_env, "workflows", "push", str(file), "--final").returncode == 0
+    proc = subprocess.Popen(
+        [ECHOAI, "run", "CLI slow", "patience", "--follow", "--json"],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = json.loads(proc.stdout.readline())  # following: the run has started
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "not cancelled" in err
+    shown = echoai(cli_env, "runs", "follow", first["run_id"])
+    assert shown.returncode == 0 and "✓ Slower" in shown.stdout
