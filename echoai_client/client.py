@@ -277,10 +277,11 @@ class Client(BaseClient):
         return self.call(calls.list_checkpoints(run_id))
 
     def find_checkpoint(self, checkpoint_id: str) -> Checkpoint:
-        """A checkpoint of yours by ID, from the inbox (any status)."""
-        for item in self.paginate(self.inbox, status=None, limit=200):
-            if item.checkpoint_id == checkpoint_id:
-                return item
+        """A checkpoint of yours by ID, from the inbox (pending ones first, then any status)."""
+        for status in ("pending", None):
+            for item in self.paginate(self.inbox, status=status, limit=200):
+                if item.checkpoint_id == checkpoint_id:
+                    return item
         raise NotFound(404, "checkpoint_not_found", f"You have no checkpoint {checkpoint_id}.")
 
     def decide(

@@ -82,8 +82,12 @@ def visit(page: Any, route: str) -> None:
 
 
 def start_run(page: Any, workflow_id: str, message: str) -> str:
-    visit(page, f"#/workflows/{workflow_id}")
+    route = f"#/workflows/{workflow_id}"
+    if page.evaluate("() => location.hash") != route:
+        visit(page, route)
+    expect(page.locator("#agents")).to_be_visible()
     page.fill("#message", message)
+    expect(page.locator("#message")).to_have_value(message)
     page.click("#run")
     expect(page).to_have_url(re.compile(r"#/runs/[\w-]+$"), timeout=30_000)
     return str(page.url.rsplit("/", 1)[-1])
@@ -170,7 +174,10 @@ def test_reload_mid_run_keeps_the_whole_timeline(page: Any, user: User) -> None:
     workflow = user.client.save_workflow(pipeline("Console reload", roles, delay_ms=1200), save_as="final")
     run_id = start_run(page, workflow.workflow_id, "reload me")
     expect(page.locator("#timeline li.step[data-status='completed']")).to_have_count(1, timeout=60_000)
+    page.evaluate("() => { window.staleDocument = true; }")
     page.reload()
+    page.wait_for_function("() => !window.staleDocument && document.querySelector('#timeline')")
+    assert user.client.get_run(run_id).status == "running"  # reloaded mid-run
     expect(page.locator("#timeline li.step[data-status='completed']").first).to_be_visible()
     assert_timeline(page, roles)
     seqs = event_seqs(page)

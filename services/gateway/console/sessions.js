@@ -57,6 +57,7 @@ export async function sessionView(main, sessionId) {
     try {
       const sent = await post("/workflows/chat/send", { workflow_id: workflow.value, message: text.value, session_id: sessionId });
       text.value = "";
+      if (stream) stream.stop();
       await reload();
       status.textContent = "Running…";
       status.dataset.state = "running";
