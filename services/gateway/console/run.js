@@ -105,6 +105,7 @@ export async function runView(main, runId) {
   };
   await refresh();
   if (run.output) showFinal("Final answer", run.output, "answer");
+  if (run.error) showFinal(run.status === "failed" ? "Failed" : "Cancelled", run.error, "error");
 
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
