@@ -10,13 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from echoai_client import Client
 from tests.e2e.clientkit import echo_agent, new_user, pipeline
 from tests.support.platform import Platform
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-Browser, Page, expect = playwright_api.Browser, playwright_api.Page, playwright_api.expect
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +28,7 @@ PASSWORD = "correct horse battery"
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)")
-    with playwright_api.sync_playwright() as p:
+    with sync_playwright() as p:
         launched = p.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
         )
