@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,12 @@ def assert_timeline(page: Any, names: list[str], status: str = "completed", time
 
 
 def event_seqs(page: Any) -> list[int]:
-    return [int(s) for s in page.locator("#event-log li").evaluate_all("els => els.map(e => e.dataset.seq)")]
+    """The seqs the page received, checked to be in order and each once. (A gap is allowed here: the executor
+    drops an event it cannot publish, and the page fills that from the recorded steps; the client's tests hold
+    the stream itself to no gaps.)"""
+    seqs = [int(s) for s in page.locator("#event-log li").evaluate_all("els => els.map(e => e.dataset.seq)")]
+    assert seqs and seqs == sorted(set(seqs)), seqs
+    return seqs
 
 
 def test_console_is_served_with_a_content_security_policy(platform: Platform) -> None:
@@ -146,12 +152,11 @@ def test_a_run_live_with_tool_calls_and_its_screenshot(page: Any, user: User) ->
     expect(page.locator("#agents tbody tr")).to_have_count(3)
     expect(page.locator("#versions li")).to_have_count(1)
 
-    start_run(page, workflow.workflow_id, "the tides")
+    run_id = start_run(page, workflow.workflow_id, "the tides")
     assert_timeline(page, ["Researcher", "Critic", "Writer"])
     expect(page.locator("#timeline li.step").first.locator(".tools")).to_contain_text("calculator")
     expect(page.locator("#final")).to_contain_text("Writer: Write about the tides")
-    seqs = event_seqs(page)
-    assert seqs == list(range(1, len(seqs) + 1))
+    assert event_seqs(page)[-1] == user.client.get_run(run_id).last_seq
     DOCS.mkdir(exist_ok=True)
     page.screenshot(path=str(DOCS / "console-run.png"), full_page=True)
 
@@ -178,9 +183,7 @@ def test_reload_mid_run_keeps_the_whole_timeline(page: Any, user: User) -> None:
     assert user.client.get_run(run_id).status == "running"  # reloaded mid-run
     expect(page.locator("#timeline li.step[data-status='completed']").first).to_be_visible()
     assert_timeline(page, roles)
-    seqs = event_seqs(page)
-    assert seqs == list(range(1, len(seqs) + 1))
-    assert seqs[-1] == user.client.get_run(run_id).last_seq
+    assert event_seqs(page)[-1] == user.client.get_run(run_id).last_seq
 
 
 def test_stream_resumes_after_a_gateway_restart(page: Any, user: User, platform: Platform) -> None:
@@ -188,17 +191,18 @@ def test_stream_resumes_after_a_gateway_restart(page: Any, user: User, platform:
     definition = pipeline("Console restart", roles, delay_ms=500)
     definition["agents"][1]["llm"]["delay_ms"] = 15000  # spans the restart: nothing is published meanwhile
     workflow = user.client.save_workflow(definition, save_as="final")
-    start_run(page, workflow.workflow_id, "hold on")
+    run_id = start_run(page, workflow.workflow_id, "hold on")
     expect(page.locator("#timeline li.step[data-status='running'] .step-name")).to_have_text("Long", timeout=60_000)
+    down = time.monotonic()
     platform.stop("gateway")
     expect(page.locator("#conn")).to_have_attribute("data-state", "reconnecting", timeout=20_000)
     platform.start("gateway")
     platform.wait_healthy("gateway")
+    print(f"gateway away for {time.monotonic() - down:.1f}s")  # shown with -s
     expect(page.locator("#conn")).to_have_attribute("data-state", "resumed", timeout=30_000)
     expect(page.locator("#conn")).to_contain_text("resumed after event #")
     assert_timeline(page, roles)
-    seqs = event_seqs(page)
-    assert seqs == list(range(1, len(seqs) + 1))
+    assert event_seqs(page)[-1] == user.client.get_run(run_id).last_seq
 
 
 def test_a_session_chat_gets_the_answer(page: Any, user: User) -> None:
