@@ -60,7 +60,7 @@ export class RunStream {
   async deliver(event) {
     if (typeof event.seq !== "number" || event.seq <= this.lastSeq) return; // a replayed duplicate
     if (event.seq > this.lastSeq + 1) {
-      const covered = await this.onGap(this.lastSeq, event.seq);
+      const covered = await this.onGap(this.lastSeq, event.seq).catch(() => this.lastSeq);
       if (covered > this.lastSeq) this.lastSeq = Math.min(covered, event.seq - 1);
       if (event.seq <= this.lastSeq) return;
     }
@@ -75,7 +75,8 @@ export class RunStream {
       this.onStatus("refused", this.lastSeq, reason);
       return;
     }
-    if (code === 1000 && (await this.onClosedEarly(this.lastSeq))) {
+    // Asking whether the run is over may fail too (the gateway restarting): then just reconnect.
+    if (code === 1000 && (await this.onClosedEarly(this.lastSeq).catch(() => false))) {
       this.finished = true;
       return;
     }
