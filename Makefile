@@ -68,7 +68,7 @@ lint: install
 	$(PY) -m ruff format --check .
 
 typecheck: install
-	$(PY) -m mypy shared services tools
+	$(PY) -m mypy shared services tools echoai_client echoai_cli
 
 bench: install
 	$(PY) bench/sessions.py

@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 
 from services.gateway import cors, redact, shutdown
 from services.gateway.api import auth, docs, health, passthrough, runs
+from services.gateway.console import mount_console
 from services.gateway.fanout.hub import Hub
 from services.gateway.openapi import ApiDocument
 from services.gateway.proxy import make_client
@@ -54,4 +55,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ]
     cors.install(app, settings)
     redact.install()
+    mount_console(app)
     return app

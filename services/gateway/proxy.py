@@ -34,6 +34,7 @@ ROUTES: tuple[tuple[str, Upstream], ...] = (
     ("/tools", "workflow"),
     ("/sessions", "session"),
     ("/executions", "executor"),
+    ("/checkpoints", "executor"),  # the approval inbox across runs
 )
 MAX_BODY = 16 * 1024 * 1024
 # Longer paths than any resource of the API has; httpx refuses URLs past 64 KiB anyway.

@@ -1,0 +1,1 @@
+"""`echoai`: the command line of EchoAI (typer + rich), built on `echoai_client`."""
