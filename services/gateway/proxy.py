@@ -25,6 +25,7 @@ ROUTES: tuple[tuple[str, Upstream], ...] = (
     ("/tools", "workflow"),
     ("/sessions", "session"),
     ("/executions", "executor"),
+    ("/checkpoints", "executor"),
 )
 MAX_BODY = 16 * 1024 * 1024
 HOP_BY_HOP = frozenset(
