@@ -64,7 +64,7 @@ TERMINAL_EVENTS: frozenset[str] = frozenset({"run_completed", "run_failed", "run
 
 
 class StepEventV1(_Message):
-    """One live step event (CONTRACT §6); ephemeral, published non-persistent."""
+    """One live step event; ephemeral, published non-persistent."""
 
     kind: Literal["step.event"] = "step.event"
     version: Literal[1] = 1

@@ -1,4 +1,4 @@
-"""A workflow definition (CONTRACT §4) turned into a plan of steps: which agent runs when, after what, with what prompt.
+"""A workflow definition turned into a plan of steps: which agent runs when, after what, with what prompt.
 
 Pure: the API validates a definition with it before accepting a run, and the runner schedules from it.
 """

@@ -28,7 +28,7 @@ class StepFailure(RuntimeError):
 
 
 class EchoLLM(BaseLLM):
-    """The built-in offline model (CONTRACT §4): a real CrewAI LLM whose answers come from `domain.echo`."""
+    """The built-in offline model: a real CrewAI LLM whose answers come from `domain.echo`."""
 
     llm_type: str = "echo"
     provider: str = "echo"
@@ -54,9 +54,7 @@ class EchoLLM(BaseLLM):
             messages = [{"role": "user", "content": messages}]
         role = getattr(from_agent, "role", None)
         agent_tools = getattr(from_agent, "tools", None) or []
-        return echo.reply(
-            messages, role=role, tools=input_arguments(agent_tools), repeat_context=self.repeat_context
-        )
+        return echo.reply(messages, role=role, tools=input_arguments(agent_tools), repeat_context=self.repeat_context)
 
     def supports_function_calling(self) -> bool:
         return False  # it speaks ReAct text, like a plain completion model

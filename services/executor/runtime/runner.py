@@ -220,6 +220,7 @@ class Runner:
             except AwaitingDecision:
                 state = await self._pause(ctx)
                 if state == "paused":
+                    self.events.forget(run_id)  # nothing of the run stays in this process while it waits
                     return "paused"
                 if state == "stop":
                     return await self._stopped(run_id)
