@@ -14,9 +14,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.executor.models import Checkpoint, Execution, ExecutionStep
+from shared.contracts import RUN_STATUSES, TERMINAL_STATUSES
 from shared.pagination import Keyset, older_than
 
-ACTIVE = ("queued", "running", "paused")
+ACTIVE = tuple(s for s in RUN_STATUSES if s not in TERMINAL_STATUSES)  # queued, running, paused
 
 
 def lock_key(run_id: uuid.UUID, purpose: str) -> int:

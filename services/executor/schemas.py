@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.contracts import CheckpointAction, CheckpointStatus, RunStatus
+from shared.contracts import CheckpointAction, CheckpointStatus, RunStatus, StepStatus
 
 MAX_MESSAGE = 100_000
 MAX_COMMENT = 10_000
@@ -52,7 +52,7 @@ class StepOut(BaseModel):
     step_id: str
     agent_id: str
     agent_name: str
-    status: str
+    status: StepStatus
     output: str | None
     error: str | None
     attempt: int

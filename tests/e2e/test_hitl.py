@@ -18,7 +18,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.e2e.conftest import register_and_login
-from tests.e2e.test_runs import _token, _workflow
+from tests.e2e.test_runs import _messages, _session, _token, _workflow
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -348,3 +348,33 @@ async def test_run_metrics_are_scraped(platform: Platform, gateway: httpx.Client
     assert (
         _metric(end, "echoai_step_duration_seconds_count") >= _metric(start, "echoai_step_duration_seconds_count") + 3
     )
+
+
+async def test_a_session_hears_nothing_until_the_run_ends_and_a_late_joiner_replays_it_all(
+    platform: Platform, gateway: httpx.Client
+) -> None:
+    headers = register_and_login(gateway, f"hitl-session-{uuid.uuid4().hex[:6]}@example.com")
+    workflow_id = _workflow(gateway, headers, REVIEWED)["workflow_id"]
+    session_id = _session(gateway, headers)
+    r = gateway.post(
+        "/workflows/chat/send",
+        json={"workflow_id": workflow_id, "message": "the tides", "session_id": session_id},
+        headers=headers,
+    )
+    assert r.status_code == 202, r.text
+    run_id = r.json()["run_id"]
+    checkpoint = pending_checkpoint(gateway, run_id, headers)
+    await asyncio.sleep(0.5)
+    messages = gateway.get(f"/sessions/{session_id}", headers=headers).json()["messages"]
+    assert [(m["role"], m["run_id"]) for m in messages] == [("user", run_id)]
+    # Joining while it waits: the socket replays everything up to the pause, then stays open for the rest.
+    async with Live(platform, run_id, headers).open() as live:
+        await live.until("run_paused")
+        assert decide(gateway, run_id, checkpoint["checkpoint_id"], headers, action="approve").status_code == 200
+        events = await live.closed()
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert [e["type"] for e in events][-len(STEP) - 2 :] == ["run_resumed", *STEP, "run_completed"]
+    run = wait_status(gateway, run_id, headers, TERMINAL)
+    messages = _messages(gateway, session_id, headers, 2)
+    assert [(m["role"], m["run_id"]) for m in messages] == [("user", run_id), ("assistant", run_id)]
+    assert messages[1]["content"] == run["output"]

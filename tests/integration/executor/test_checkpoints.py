@@ -183,3 +183,32 @@ def test_migration_carries_checkpoints_over_and_back(base_database_url: str) -> 
         assert tuple(old) == (checkpoint_id, "pending", "under review")
     finally:
         asyncio.run(dbadmin.drop_database(url))
+
+
+async def test_hierarchical_worker_pauses_and_the_rest_waits(executor: Executor) -> None:
+    definition = {
+        "execution_model": "hierarchical",
+        "manager": {"llm": {"provider": "echo"}},
+        "agents": [
+            agent("p", "Planner", "Plan {message}", hitl={"mode": "approval"}),
+            agent("d", "Doer", "Do {message}", repeat_context=True),
+        ],
+    }
+    request = await executor.submit(definition, message="a picnic")
+    paused = await executor.tap.until(request.run_id, "run_paused")
+    assert paused.data["step_id"] == "p" and paused.data["output"].startswith("Planner: Plan a picnic")
+    await asyncio.sleep(0.5)
+    assert [e.step_id for e in executor.tap.events[request.run_id] if e.type == "step_started"] == ["manager", "p"]
+    assert (await executor.execution(request.run_id))["status"] == "paused"
+    r = await executor.client.post(
+        f"/executions/{request.run_id}/checkpoints/{paused.data['checkpoint_id']}/decision",
+        json={"action": "edit", "output": "PLAN B: sandwiches by the lake"},
+        headers=executor.headers,
+    )
+    assert r.status_code == 200, r.text
+    events = await executor.tap.until_terminal(request.run_id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert [e.step_id for e in events if e.type == "step_started"] == ["manager", "p", "d"]
+    run = await executor.finished(request.run_id)
+    assert run["status"] == "completed"
+    assert "PLAN B: sandwiches by the lake" in run["output"] and "Planner: Plan a picnic" not in run["output"]
