@@ -18,7 +18,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.e2e.conftest import register_and_login
-from tests.e2e.test_runs import _messages, _session, _token, _workflow
+from tests.e2e.test_runs import _agent, _messages, _session, _token, _workflow
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -26,18 +26,7 @@ pytestmark = pytest.mark.e2e
 TERMINAL = ("completed", "failed", "cancelled")
 
 
-def agent(key: str, role: str, description: str, *, hitl: dict[str, Any] | None = None, **llm: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "agent_id": f"agt_{key}",
-        "name": role,
-        "role": role,
-        "goal": f"Act as the {role}",
-        "task": {"description": description, "expected_output": "text"},
-        "llm": {"provider": "echo", "model": "echo-1", **llm},
-    }
-    if hitl is not None:
-        spec["hitl"] = hitl
-    return spec
+agent = _agent
 
 
 # Researcher → Reviewer (a person approves its output) → Writer, who repeats what it was given.

@@ -24,14 +24,13 @@ from services.executor.events import RunEvents
 from services.executor.models import Checkpoint, Execution
 from services.executor.repository import ExecutionRepository
 from services.executor.service.executions import run_not_found
-from services.executor.service.runs import SEND_PUBLISH_TIMEOUT, broker_down
+from services.executor.service.runs import broker_down, publish_run_request
 from shared.auth import CurrentUser
 from shared.contracts import CHECKPOINT_STATUSES, TERMINAL_STATUSES, CheckpointAction, DecisionReason
 from shared.db import after_commit
 from shared.errors import BadRequest, Conflict, NotFound
 from shared.messaging import Broker, RunRequestV1
 from shared.messaging.messages import ResumeV1
-from shared.messaging.topology import RUN_REQUESTS_KEY
 from shared.pagination import decode_keyset, keyset_cursor, split_page
 
 log = logging.getLogger("echoai.executor.checkpoints")
@@ -118,7 +117,7 @@ class Decisions:
 
     async def _resume(self, run: Execution, checkpoint: Checkpoint, reason: DecisionReason) -> None:
         if not self.broker.connected:
-            raise broker_down()
+            raise broker_down()  # the transaction rolls back: the decision is not recorded either
         await self.repo.requeue(run.run_id)
         await self.repo.lock_send(run.run_id)
         request = RunRequestV1.model_validate(run.request).model_copy(
@@ -130,15 +129,7 @@ class Decisions:
                 )
             }
         )
-        await self.broker.publish(
-            self.broker.topology.runs_exchange,
-            RUN_REQUESTS_KEY,
-            request,
-            persistent=True,
-            confirm=True,
-            mandatory=True,
-            timeout=SEND_PUBLISH_TIMEOUT,
-        )
+        await publish_run_request(self.broker, request)
 
 
 class CheckpointService:

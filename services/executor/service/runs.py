@@ -38,6 +38,23 @@ def broker_down() -> ServiceUnavailable:
     )
 
 
+async def publish_run_request(broker: Broker, request: RunRequestV1) -> None:
+    """Persistent, confirmed and mandatory, inside the caller's transaction: if RabbitMQ does not take it, the
+    transaction rolls back and the caller answers 503. Holders of the run's send lock make the consumer wait for
+    their commit."""
+    if not broker.connected:
+        raise broker_down()
+    await broker.publish(
+        broker.topology.runs_exchange,
+        RUN_REQUESTS_KEY,
+        request,
+        persistent=True,
+        confirm=True,
+        mandatory=True,
+        timeout=SEND_PUBLISH_TIMEOUT,
+    )
+
+
 def merge_config(definition: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
     """A session's per-tool config over the tool's definition; `headers` merge key by key."""
     if not config:
@@ -73,7 +90,7 @@ class RunService:
         message_id = await self._add_user_message(request)
         try:
             await self._record(request, workflow.name)
-            await self._publish(request)
+            await publish_run_request(self.broker, request)
         except BaseException:
             await self._undo(request, message_id)
             raise
@@ -184,22 +201,7 @@ class RunService:
             detail = "The database is unreachable, so no run was started; try again in a moment."
             raise ServiceUnavailable(detail, error="database_unavailable") from None
 
-    # --- publish ----------------------------------------------------------------------------------------------
-    async def _publish(self, request: RunRequestV1) -> None:
-        """Persistent, confirmed and mandatory, inside the transaction: if RabbitMQ does not take it, the row
-        rolls back with the transaction."""
-        if not self.broker.connected:
-            raise broker_down()
-        await self.broker.publish(
-            self.broker.topology.runs_exchange,
-            RUN_REQUESTS_KEY,
-            request,
-            persistent=True,
-            confirm=True,
-            mandatory=True,
-            timeout=SEND_PUBLISH_TIMEOUT,
-        )
-
+    # --- publish (after the record, in its transaction: `publish_run_request`) ---------------------------------
     def _note_run_on_session(self, request: RunRequestV1) -> None:
         if request.session_id is None:
             return
