@@ -18,7 +18,7 @@ import importlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -36,7 +36,7 @@ from services.executor.domain.plan import (
     step_prompt,
 )
 from services.executor.events import Pending, RunEvents
-from services.executor.models import Execution
+from services.executor.models import Checkpoint, Execution, ExecutionStep
 from services.executor.repository import ExecutionRepository, try_lock_run, unlock_run
 from services.executor.runtime import crewai_env  # noqa: F401  (CrewAI switches, before anything imports it)
 from shared.contracts import BUILTIN_TOOL_NAMES, TERMINAL_STATUSES
@@ -185,6 +185,8 @@ class Runner:
             # Read now: the claim's RETURNING refreshes the same ORM object.
             was_queued = before is not None and before.status == "queued"
             row = await repo.claim(run_id, attempt)
+            steps = await repo.steps(run_id) if row is not None else []
+            checkpoints = await repo.checkpoints(run_id) if row is not None else []
         if row is None or before is None:
             latest = await self._load(run_id)
             return await self._settled(latest) if latest is not None else "orphan"
@@ -201,7 +203,7 @@ class Runner:
         except DefinitionError as exc:
             return await self._end(run_id, "failed", error=f"The workflow definition cannot run: {exc}")
         ctx = RunContext(request, plan, attempt)
-        recorded = await self._restore(ctx)
+        recorded = self._apply_recorded(ctx, steps, checkpoints)
         if was_queued and request.resume is not None:
             resume = request.resume
             data = {"reason": resume.reason, "checkpoint_id": str(resume.checkpoint_id), "by": resume.decided_by}
@@ -236,19 +238,24 @@ class Runner:
         return await self._sequential(ctx, list(ctx.plan.steps), [])
 
     async def _restore(self, ctx: RunContext) -> bool:
-        """What earlier deliveries did: completed steps (their outputs released once their checkpoint, if any, is
-        approved or edited; an edit is stored as the step's output) and the steps still waiting for a person.
-        Returns whether anything was recorded at all."""
         async with transaction(self.sessionmaker) as session:
             repo = ExecutionRepository(session)
             steps = await repo.steps(ctx.run_id)
-            checkpoints = {c.step_id: c.status for c in await repo.checkpoints(ctx.run_id)}
+            checkpoints = await repo.checkpoints(ctx.run_id)
+        return self._apply_recorded(ctx, steps, checkpoints)
+
+    @staticmethod
+    def _apply_recorded(ctx: RunContext, steps: Sequence[ExecutionStep], checkpoints: Sequence[Checkpoint]) -> bool:
+        """What earlier deliveries did: completed steps (their outputs released once their checkpoint, if any, is
+        approved or edited; an edit is stored as the step's output) and the steps still waiting for a person.
+        Returns whether anything was recorded at all."""
+        decisions = {c.step_id: c.status for c in checkpoints}
         ctx.outputs.clear()
         ctx.awaiting.clear()
         for step in steps:
             if step.status != "completed":
                 continue
-            decided = checkpoints.get(step.step_id, "approved")
+            decided = decisions.get(step.step_id, "approved")
             if decided in ("approved", "edited"):
                 ctx.outputs[step.step_id] = step.output or ""
             elif decided == "pending":

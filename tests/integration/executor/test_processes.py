@@ -123,7 +123,14 @@ async def test_stopped_or_killed_executor_resumes_after_the_last_finished_step(i
 
 
 def _attempt_running(attempt: int) -> Callable[[Execution, dict[str, ExecutionStep]], bool]:
-    return lambda row, steps: row.status == "running" and row.attempt == attempt
+    """This delivery is inside the step (the step recorded `running` with this attempt), not between claim and step."""
+
+    def ok(row: Execution, steps: dict[str, ExecutionStep]) -> bool:
+        step = steps.get("slow")
+        in_step = step is not None and step.status == "running" and step.attempt == attempt
+        return row.status == "running" and row.attempt == attempt and in_step
+
+    return ok
 
 
 async def test_run_that_kills_its_executor_is_dead_lettered_and_failed(isolated: Isolated) -> None:
