@@ -11,10 +11,15 @@ services logging at WARNING). The workflow is 2 agents, sequential, on the built
   `run_completed` (read from the events exchange).
 - baselines, same machine, same run: bare aio-pika persistent+confirmed publish → consume on a quorum queue; a bare
   `Crew.kickoff()` of the same 2-agent workflow in this process (one thread, and a pool as wide as the executor's).
+- decisions: `--decisions` runs that pause at a checkpoint (2 agents, the first with `hitl`), one at a time; for
+  each, the time from POST .../decision to its 200 and to `run_resumed` on the WebSocket that stayed open through
+  the pause (the resume goes through RabbitMQ to whichever executor takes it), beside the bare publish→consume.
+  `--decisions-only` runs just this section and the bare baseline.
 - fan-out (the gateway's half, measured by bench/fanout.py's functions): event publish → WebSocket delivery at
   1,000 events/s to 50 clients. `--no-fanout` skips it.
 
-    .venv/bin/python bench/runs.py [--probes 50] [--runs 300] [--senders 8] [--no-fanout]
+    .venv/bin/python bench/runs.py [--probes 50] [--runs 300] [--senders 8] [--decisions 50] [--decisions-only]
+                                   [--no-fanout]
 """
 
 from __future__ import annotations
@@ -70,6 +75,16 @@ DEFINITION: dict[str, Any] = {
 }
 
 
+REVIEWED: dict[str, Any] = {
+    "name": "bench: review then write",
+    "execution_model": "sequential",
+    "agents": [
+        {**_agent("r", "Researcher", "Research {message}"), "hitl": {"mode": "approval"}},
+        _agent("w", "Writer", "Write about {message}"),
+    ],
+}
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
@@ -109,6 +124,34 @@ async def latency_probes(
                     out["stamp"].append((datetime.fromisoformat(event["ts"]).timestamp() - wall) * 1000)
                 if event["type"] == "run_completed":
                     out["run"].append((time.perf_counter() - started) * 1000)
+    return out
+
+
+async def decision_probes(
+    platform: Platform, http: httpx.AsyncClient, headers: dict[str, str], workflow_id: str, n: int
+) -> dict[str, list[float]]:
+    """Runs that pause, one at a time: decision → its 200, and → `run_resumed` on the socket open since the send."""
+    token = headers["Authorization"].removeprefix("Bearer ")
+    out: dict[str, list[float]] = {"answer": [], "resumed": []}
+    for i in range(n):
+        r = await http.post(
+            "/workflows/chat/send", json={"workflow_id": workflow_id, "message": f"decide {i}"}, headers=headers
+        )
+        r.raise_for_status()
+        run_id = r.json()["run_id"]
+        url = f"{platform.ws_url}/ws/execution/{run_id}?token={token}&after_seq=0"
+        started = 0.0
+        async with asyncio.timeout(60), connect(url, proxy=None) as ws:
+            async for raw in ws:
+                event = json.loads(raw)
+                if event["type"] == "run_paused":
+                    path = f"/executions/{run_id}/checkpoints/{event['data']['checkpoint_id']}/decision"
+                    started = time.perf_counter()
+                    answer = await http.post(path, json={"action": "approve"}, headers=headers)
+                    answer.raise_for_status()
+                    out["answer"].append((time.perf_counter() - started) * 1000)
+                elif event["type"] == "run_resumed":
+                    out["resumed"].append((time.perf_counter() - started) * 1000)
     return out
 
 
@@ -239,6 +282,22 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
         workflow_id = r.json()["workflow_id"]
         await latency_probes(platform, http, headers, workflow_id, 5)  # warm-up: connections, CrewAI, caches
 
+        r = await http.post("/workflows", json={"definition": REVIEWED, "save_as": "final"}, headers=headers)
+        r.raise_for_status()
+        reviewed_id = r.json()["workflow_id"]
+        await decision_probes(platform, http, headers, reviewed_id, 3)  # warm-up
+        print(f"\n== decisions: {args.decisions} runs paused at a checkpoint, approved one at a time")
+        decisions = await decision_probes(platform, http, headers, reviewed_id, args.decisions)
+        print(line("decision → 200 (recorded, resume published)", decisions["answer"]))
+        print(line("decision → run_resumed on the WebSocket", decisions["resumed"]))
+        if args.decisions_only:
+            amqp = await bare_amqp(args.decisions * 4)
+            print("\n== baseline (same machine, same run)")
+            print(line("bare aio-pika publish(confirm) → consume", amqp))
+            ratio = pct(decisions["resumed"], 50) / pct(amqp, 50)
+            print(f"\n  decision→run_resumed p50 / bare publish→consume p50:  x{ratio:.1f}")
+            return
+
         print(f"\n== latency: {args.probes} runs one at a time (2-agent sequential, echo)")
         probes = await latency_probes(platform, http, headers, workflow_id, args.probes)
         print(line("send (202, request durably queued)", probes["send"]))
@@ -265,6 +324,12 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
     print("\n== ratios")
     print(f"  send→run_started (WS) p50 / bare publish→consume p50:  x{pct(probes['ws'], 50) / pct(amqp, 50):.1f}")
     print(f"  send→run_started (WS) p99 / bare publish→consume p99:  x{pct(probes['ws'], 99) / pct(amqp, 99):.1f}")
+    print(
+        f"  decision→run_resumed p50 / bare publish→consume p50: x{pct(decisions['resumed'], 50) / pct(amqp, 50):.1f}"
+    )
+    print(
+        f"  decision→run_resumed p99 / bare publish→consume p99: x{pct(decisions['resumed'], 99) / pct(amqp, 99):.1f}"
+    )
     print(f"  send→run_completed p50 / bare kickoff p50 (1 thread):  x{pct(probes['run'], 50) / pct(crew_1, 50):.1f}")
     print(f"  executor runs/s / bare kickoff runs/s (1 thread):       {load['runs_per_s'] / crew_1_rps:.2f}")
     print(f"  executor runs/s / bare kickoff runs/s ({width} threads):       {load['runs_per_s'] / crew_n_rps:.2f}")
@@ -279,6 +344,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--senders", type=int, default=8)
     parser.add_argument("--crew-runs", type=int, default=100)
+    parser.add_argument("--decisions", type=int, default=50)
+    parser.add_argument("--decisions-only", action="store_true")
     parser.add_argument("--no-fanout", dest="fanout", action="store_false")
     args = parser.parse_args()
 

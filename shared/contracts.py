@@ -20,6 +20,12 @@ STEP_STATUSES: tuple[StepStatus, ...] = ("running", "completed", "failed", "canc
 CheckpointStatus = Literal["pending", "approved", "edited", "rejected", "cancelled"]
 CHECKPOINT_STATUSES: tuple[CheckpointStatus, ...] = ("pending", "approved", "edited", "rejected", "cancelled")
 
+# How a checkpoint is decided, and by whom: a person, or the platform when `hitl.timeout_s` ran out.
+CheckpointAction = Literal["approve", "edit", "reject"]
+CHECKPOINT_ACTIONS: tuple[CheckpointAction, ...] = ("approve", "edit", "reject")
+DecisionReason = Literal["person", "timeout"]
+OnTimeout = Literal["approve", "reject"]
+
 ExecutionModel = Literal["sequential", "parallel", "hierarchical"]
 EXECUTION_MODELS: tuple[ExecutionModel, ...] = ("sequential", "parallel", "hierarchical")
 
@@ -58,11 +64,12 @@ class SessionOut(_Upstream):
 
     session_id: uuid.UUID
     variables: dict[str, Any] = Field(default_factory=dict)
-    selected_tool_ids: list[uuid.UUID] = Field(default_factory=list)
+    # Catalogue ids or builtin names (`calculator`), as the session stores them.
+    selected_tool_ids: list[str] = Field(default_factory=list)
 
 
 class ToolConfigOut(_Upstream):
-    tool_id: uuid.UUID
+    tool_id: str
     config: dict[str, Any] = Field(default_factory=dict)
     updated_at: datetime | None = None
 

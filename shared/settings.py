@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     workflow_fs_root: str = "./var/workflows"
     default_llm: str = "echo/echo-1"
     executor_concurrency: int = 4
+    # false: an executor that serves its API (and sweeps timeouts) but takes no run requests.
+    executor_consume: bool = True
+    # How often each executor looks for checkpoints past their `hitl.timeout_s` (and refreshes the pending gauge).
+    checkpoint_sweep_seconds: float = 1.0
     host: str = "127.0.0.1"
     gateway_port: int = 8000
     workflow_port: int = 8001

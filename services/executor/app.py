@@ -6,11 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI
 
-from services.executor.api import chat, executions
+from services.executor.api import chat, checkpoints, executions
 from services.executor.clients import make_client
 from services.executor.events import RunEvents
 from services.executor.runtime.consumer import Consumers
 from services.executor.runtime.runner import Runner
+from services.executor.runtime.sweeper import Sweeper
 from shared.service import create_service_app
 from shared.settings import Settings
 
@@ -30,10 +31,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         default_llm=settings.default_llm,
     )
     app.state.consumers = Consumers(app.state.broker, app.state.runner, concurrency=settings.executor_concurrency)
-    app.state.broker.on_connect(app.state.consumers.start)
+    if settings.executor_consume:
+        app.state.broker.on_connect(app.state.consumers.start)
+    app.state.sweeper = Sweeper(
+        app.state.sessionmaker, app.state.broker, app.state.events, interval=settings.checkpoint_sweep_seconds
+    )
+    app.state.sweeper.start()
     try:
         yield
     finally:
+        await app.state.sweeper.stop()
         await app.state.consumers.stop()
         pool.shutdown(wait=False, cancel_futures=True)
         await app.state.http.aclose()
@@ -44,7 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "executor",
         settings=settings,
         uses_broker=True,
-        routers=[chat.router, executions.router],
+        routers=[chat.router, executions.router, checkpoints.router],
         extra_lifespan=_lifespan,
-        description="Runs workflows with CrewAI, records executions and their steps, publishes step events.",
+        description="Runs workflows with CrewAI, records executions and their steps, publishes step events, pauses "
+        "runs for human approval.",
     )

@@ -1,20 +1,27 @@
-"""The workflow and session services, called over HTTP on the caller's behalf (their bearer token forwarded)."""
+"""The workflow and session services, called over HTTP on the caller's behalf (their bearer token forwarded).
+Each answer is checked against the model of `shared/contracts.py` the sibling serves, so the run code reads
+typed fields, and a sibling answering something else is a clear 503 rather than a KeyError deep in a run."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from shared.auth import CurrentUser
+from shared.contracts import MessageOut, SessionOut, ToolConfigPage, ToolOut, WorkflowOut
 from shared.errors import EchoError, NotFound, ServiceUnavailable
 from shared.logging import request_id_var
 from shared.settings import Settings
 
 log = logging.getLogger("echoai.executor.clients")
+
+M = TypeVar("M", bound=BaseModel)
+MAX_CONFIG_PAGES = 50
 
 
 def make_client(settings: Settings) -> httpx.AsyncClient:
@@ -54,42 +61,65 @@ class Upstream:
             error="upstream_error",
         )
 
-    async def workflow(self, workflow_id: uuid.UUID) -> dict[str, Any]:
+    def _read(self, service: str, resp: httpx.Response, model: type[M]) -> M:
+        try:
+            return model.model_validate_json(resp.content)
+        except ValidationError as exc:
+            log.warning("%s answered a %s that does not fit: %s", service, model.__name__, exc.errors()[:3])
+            raise ServiceUnavailable(
+                f"The {service} service answered in a shape this executor does not read, so the run was not "
+                "started; the services may be at different versions.",
+                error="upstream_error",
+            ) from None
+
+    async def workflow(self, workflow_id: uuid.UUID) -> WorkflowOut:
         resp = await self._call("workflow", "GET", f"/workflows/{workflow_id}")
         if resp.status_code == 404:
             raise NotFound(f"Workflow {workflow_id} does not exist (or is not yours).", error="workflow_not_found")
         if resp.status_code != 200:
             raise self._unexpected("workflow", resp)
-        return dict(resp.json())
+        return self._read("workflow", resp, WorkflowOut)
 
-    async def tool(self, ref: str) -> dict[str, Any] | None:
+    async def tool(self, ref: str) -> ToolOut | None:
+        """None when the reference names no tool of the caller's (not found, or not an id at all)."""
         resp = await self._call("workflow", "GET", f"/tools/{quote(ref, safe='')}")
         if resp.status_code in (404, 422):
             return None
         if resp.status_code != 200:
             raise self._unexpected("workflow", resp)
-        return dict(resp.json())
+        return self._read("workflow", resp, ToolOut)
 
-    async def session(self, session_id: uuid.UUID) -> dict[str, Any]:
+    async def session(self, session_id: uuid.UUID) -> SessionOut:
         resp = await self._call("session", "GET", f"/sessions/{session_id}")
         if resp.status_code == 404:
             raise NotFound(f"Session {session_id} does not exist (or is not yours).", error="session_not_found")
         if resp.status_code != 200:
             raise self._unexpected("session", resp)
-        return dict(resp.json())
+        return self._read("session", resp, SessionOut)
 
     async def tool_configs(self, session_id: uuid.UUID) -> dict[str, dict[str, Any]]:
-        """tool_id → config, whichever of the usual shapes the session service answers with."""
-        resp = await self._call("session", "GET", f"/sessions/{session_id}/tools/configs?limit=200")
-        if resp.status_code == 404:
-            return {}
-        if resp.status_code != 200:
-            raise self._unexpected("session", resp)
-        return parse_configs(resp.json())
+        """tool_id → config, every page of the session's tool configs."""
+        configs: dict[str, dict[str, Any]] = {}
+        cursor: str | None = None
+        for _ in range(MAX_CONFIG_PAGES):
+            path = f"/sessions/{session_id}/tools/configs?limit=200"
+            if cursor:
+                path += f"&cursor={quote(cursor, safe='')}"
+            resp = await self._call("session", "GET", path)
+            if resp.status_code == 404:
+                return configs
+            if resp.status_code != 200:
+                raise self._unexpected("session", resp)
+            page = self._read("session", resp, ToolConfigPage)
+            configs.update(parse_configs(page))
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        return configs
 
     async def add_message(
         self, session_id: uuid.UUID, *, content: str, run_id: uuid.UUID, metadata: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> MessageOut:
         body = {"role": "user", "content": content, "metadata": metadata, "run_id": str(run_id)}
         resp = await self._call("session", "POST", f"/sessions/{session_id}/messages", json=body)
         if resp.status_code == 404:
@@ -98,7 +128,7 @@ class Upstream:
             raise _relayed(resp)
         if resp.status_code not in (200, 201):
             raise self._unexpected("session", resp)
-        return dict(resp.json())
+        return self._read("session", resp, MessageOut)
 
     async def remove_message(self, session_id: uuid.UUID, message_id: str) -> bool:
         try:
@@ -127,16 +157,6 @@ def _relayed(resp: httpx.Response) -> EchoError:
     return relayed
 
 
-def parse_configs(body: Any) -> dict[str, dict[str, Any]]:
-    if isinstance(body, dict) and isinstance(body.get("items"), list):
-        body = body["items"]
-    elif isinstance(body, dict) and isinstance(body.get("configs"), (dict, list)):
-        body = body["configs"]
-    out: dict[str, dict[str, Any]] = {}
-    if isinstance(body, list):
-        for item in body:
-            if isinstance(item, dict) and item.get("tool_id") is not None and isinstance(item.get("config"), dict):
-                out[str(item["tool_id"])] = item["config"]
-    elif isinstance(body, dict):
-        out = {str(k): v for k, v in body.items() if isinstance(v, dict)}
-    return out
+def parse_configs(page: ToolConfigPage) -> dict[str, dict[str, Any]]:
+    """The session service's `{items: [{tool_id, config}], next_cursor}` as tool_id → config."""
+    return {item.tool_id: item.config for item in page.items}

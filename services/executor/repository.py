@@ -6,16 +6,18 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, text, update
+from sqlalchemy import case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.executor.models import Checkpoint, Execution, ExecutionStep
+from shared.contracts import RUN_STATUSES, TERMINAL_STATUSES
+from shared.pagination import Keyset, older_than
 
-ACTIVE = ("queued", "running", "paused")
+ACTIVE = tuple(s for s in RUN_STATUSES if s not in TERMINAL_STATUSES)  # queued, running, paused
 
 
 def lock_key(run_id: uuid.UUID, purpose: str) -> int:
@@ -46,10 +48,12 @@ class ExecutionRepository:
         user_id: uuid.UUID,
         session_id: uuid.UUID | None,
         request: dict[str, Any],
+        workflow_name: str | None = None,
     ) -> Execution:
         row = Execution(
             run_id=run_id,
             workflow_id=workflow_id,
+            workflow_name=(workflow_name or None) and workflow_name[:300],
             user_id=user_id,
             session_id=session_id,
             status="queued",
@@ -70,25 +74,30 @@ class ExecutionRepository:
             stmt = stmt.where(Execution.user_id == user_id)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
+    async def lock(self, run_id: uuid.UUID, user_id: uuid.UUID | None = None) -> Execution | None:
+        """The run, its row locked until the transaction ends: decisions, cancels and the runner's pause take
+        this lock first, so they serialise on the run and never deadlock on its checkpoints."""
+        stmt = select(Execution).where(Execution.run_id == run_id).with_for_update()
+        if user_id is not None:
+            stmt = stmt.where(Execution.user_id == user_id)
+        return (await self.session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
+
     async def list(
         self,
         user_id: uuid.UUID,
         *,
         workflow_id: uuid.UUID | None,
         status: str | None,
-        after: tuple[datetime, uuid.UUID] | None,
+        after: Keyset | None,
         limit: int,
     ) -> Sequence[Execution]:
-        stmt = select(Execution).where(Execution.user_id == user_id)
+        stmt = select(Execution).where(
+            Execution.user_id == user_id, older_than(Execution.created_at, Execution.run_id, after)
+        )
         if workflow_id is not None:
             stmt = stmt.where(Execution.workflow_id == workflow_id)
         if status is not None:
             stmt = stmt.where(Execution.status == status)
-        if after is not None:
-            created, run_id = after
-            stmt = stmt.where(
-                or_(Execution.created_at < created, and_(Execution.created_at == created, Execution.run_id < run_id))
-            )
         stmt = stmt.order_by(Execution.created_at.desc(), Execution.run_id.desc()).limit(limit)
         return (await self.session.execute(stmt)).scalars().all()
 
@@ -164,9 +173,31 @@ class ExecutionRepository:
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def cancel_requested(self, run_id: uuid.UUID) -> bool:
-        stmt = select(Execution.cancel_requested).where(Execution.run_id == run_id)
-        return bool((await self.session.execute(stmt)).scalar_one_or_none())
+    async def must_stop(self, run_id: uuid.UUID) -> bool:
+        """At a step boundary: a cancel was asked for, or the run ended meanwhile (rejected while siblings ran)."""
+        stmt = select(Execution.cancel_requested, Execution.status).where(Execution.run_id == run_id)
+        row = (await self.session.execute(stmt)).one_or_none()
+        return row is None or bool(row.cancel_requested) or row.status != "running"
+
+    async def pause(self, run_id: uuid.UUID) -> Execution | None:
+        """running → paused (with the caller holding the run's row lock); None if it was cancelled meanwhile."""
+        stmt = (
+            update(Execution)
+            .where(Execution.run_id == run_id, Execution.status == "running", Execution.cancel_requested.is_(False))
+            .values(status="paused", updated_at=func.now())
+            .returning(Execution)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def requeue(self, run_id: uuid.UUID) -> Execution | None:
+        """paused → queued: every checkpoint is decided and a run request is on its way to any executor."""
+        stmt = (
+            update(Execution)
+            .where(Execution.run_id == run_id, Execution.status == "paused")
+            .values(status="queued", error=None, updated_at=func.now())
+            .returning(Execution)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def note_error(self, run_id: uuid.UUID, error: str) -> None:
         """Why the last delivery of an unfinished run could not be processed (shown if it is dead-lettered)."""
@@ -223,6 +254,14 @@ class ExecutionRepository:
             .values(status=status, output=output, error=error, completed_at=func.now())
         )
 
+    async def set_step_output(self, run_id: uuid.UUID, step_id: str, output: str) -> None:
+        """An edit at a checkpoint becomes the step's effective output: every later step reads this one."""
+        await self.session.execute(
+            update(ExecutionStep)
+            .where(ExecutionStep.run_id == run_id, ExecutionStep.step_id == step_id)
+            .values(output=storable(output))
+        )
+
     async def fail_running_steps(self, run_id: uuid.UUID, error: str) -> None:
         await self.session.execute(
             update(ExecutionStep)
@@ -231,9 +270,125 @@ class ExecutionRepository:
         )
 
     # --- checkpoints ------------------------------------------------------------------------------------
-    async def checkpoints(self, run_id: uuid.UUID) -> Sequence[Checkpoint]:
-        stmt = select(Checkpoint).where(Checkpoint.run_id == run_id).order_by(Checkpoint.created_at)
+    async def add_checkpoint(
+        self,
+        *,
+        run_id: uuid.UUID,
+        user_id: uuid.UUID,
+        workflow_id: uuid.UUID,
+        step_id: str,
+        agent_id: str,
+        agent_name: str,
+        output: str,
+        timeout_s: float | None,
+        on_timeout: str,
+    ) -> None:
+        """Ask a person about a step's output (once per step: a redelivered run never asks twice)."""
+        workflow_name = select(Execution.workflow_name).where(Execution.run_id == run_id).scalar_subquery()
+        stmt = (
+            insert(Checkpoint)
+            .values(
+                checkpoint_id=uuid.uuid4(),
+                run_id=run_id,
+                user_id=user_id,
+                workflow_id=workflow_id,
+                workflow_name=workflow_name,
+                step_id=step_id,
+                agent_id=agent_id,
+                agent_name=agent_name[:300],
+                status="pending",
+                output=storable(output),
+                on_timeout=on_timeout,
+                expires_at=None if timeout_s is None else func.now() + timedelta(seconds=timeout_s),
+            )
+            .on_conflict_do_nothing(constraint="uq_hitl_checkpoints_run_id_step_id")
+        )
+        await self.session.execute(stmt)
+
+    async def checkpoints(self, run_id: uuid.UUID, *, status: str | None = None) -> Sequence[Checkpoint]:
+        stmt = select(Checkpoint).where(Checkpoint.run_id == run_id)
+        if status is not None:
+            stmt = stmt.where(Checkpoint.status == status)
+        stmt = stmt.order_by(Checkpoint.created_at, Checkpoint.checkpoint_id)
         return (await self.session.execute(stmt)).scalars().all()
+
+    async def decide(
+        self,
+        run_id: uuid.UUID,
+        checkpoint_id: uuid.UUID,
+        *,
+        status: str,
+        decided_by: uuid.UUID | None,
+        reason: str,
+        comment: str | None,
+        edited_output: str | None,
+    ) -> Checkpoint | None:
+        """pending → decided, or None: the conditional UPDATE is what makes exactly one of two deciders win."""
+        stmt = (
+            update(Checkpoint)
+            .where(
+                Checkpoint.checkpoint_id == checkpoint_id, Checkpoint.run_id == run_id, Checkpoint.status == "pending"
+            )
+            .values(
+                status=status,
+                decided_by=decided_by,
+                reason=reason,
+                comment=storable(comment),
+                edited_output=storable(edited_output),
+                decided_at=func.now(),
+            )
+            .returning(Checkpoint)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def checkpoint(self, run_id: uuid.UUID, checkpoint_id: uuid.UUID) -> Checkpoint | None:
+        stmt = select(Checkpoint).where(Checkpoint.checkpoint_id == checkpoint_id, Checkpoint.run_id == run_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def close_checkpoints(self, run_id: uuid.UUID) -> None:
+        """The run ended without them (cancelled, or rejected elsewhere): nobody is asked any longer."""
+        await self.session.execute(
+            update(Checkpoint)
+            .where(Checkpoint.run_id == run_id, Checkpoint.status == "pending")
+            .values(status="cancelled", decided_at=func.now())
+        )
+
+    async def inbox(
+        self,
+        user_id: uuid.UUID,
+        *,
+        status: str | None,
+        workflow_id: uuid.UUID | None,
+        after: Keyset | None,
+        limit: int,
+    ) -> Sequence[Checkpoint]:
+        stmt = select(Checkpoint).where(
+            Checkpoint.user_id == user_id, older_than(Checkpoint.created_at, Checkpoint.checkpoint_id, after)
+        )
+        if status is not None:
+            stmt = stmt.where(Checkpoint.status == status)
+        if workflow_id is not None:
+            stmt = stmt.where(Checkpoint.workflow_id == workflow_id)
+        stmt = stmt.order_by(Checkpoint.created_at.desc(), Checkpoint.checkpoint_id.desc()).limit(limit)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def due_checkpoints(self, limit: int) -> Sequence[tuple[uuid.UUID, uuid.UUID]]:
+        """`(run_id, checkpoint_id)` of pending checkpoints past their deadline, their runs locked for this
+        transaction. SKIP LOCKED: replicas sweeping at once split the work instead of queueing on it, and a run a
+        person is deciding right now is left to that person (the next sweep sees what they decided)."""
+        stmt = (
+            select(Checkpoint.run_id, Checkpoint.checkpoint_id)
+            .join(Execution, Execution.run_id == Checkpoint.run_id)
+            .where(Checkpoint.status == "pending", Checkpoint.expires_at <= func.now())
+            .order_by(Checkpoint.expires_at)
+            .limit(limit)
+            .with_for_update(of=Execution, skip_locked=True)
+        )
+        return [(r.run_id, r.checkpoint_id) for r in (await self.session.execute(stmt)).all()]
+
+    async def pending_count(self) -> int:
+        stmt = select(func.count()).select_from(Checkpoint).where(Checkpoint.status == "pending")
+        return int((await self.session.execute(stmt)).scalar_one())
 
 
 async def try_lock_run(conn: AsyncConnection, run_id: uuid.UUID) -> bool:

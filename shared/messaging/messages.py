@@ -16,8 +16,17 @@ class _Message(BaseModel):
         return self.model_dump_json().encode()
 
 
+class ResumeV1(BaseModel):
+    """Why a paused run continues: the checkpoint that was decided, and how (the `run_resumed` event says it)."""
+
+    checkpoint_id: uuid.UUID
+    reason: Literal["approved", "edited"]
+    decided_by: Literal["person", "timeout"] = "person"
+
+
 class RunRequestV1(_Message):
-    """Start (or continue) one run. Carries the definition snapshot the run will use."""
+    """Start (or continue) one run. Carries the definition snapshot the run will use. A paused run that was
+    decided is published again with `resume` set: any executor takes it and goes on after the recorded steps."""
 
     kind: Literal["run.request"] = "run.request"
     version: Literal[1] = 1
@@ -34,6 +43,9 @@ class RunRequestV1(_Message):
     tools: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # Tools selected on the session: every agent of the run gets them, besides its own `tools`.
     session_tool_ids: list[str] = Field(default_factory=list)
+    # The workflow's name when the run was sent (shown in the approvals inbox).
+    workflow_name: str | None = None
+    resume: ResumeV1 | None = None
 
 
 EventType = Literal[
@@ -52,7 +64,7 @@ TERMINAL_EVENTS: frozenset[str] = frozenset({"run_completed", "run_failed", "run
 
 
 class StepEventV1(_Message):
-    """One live step event (CONTRACT §6); ephemeral, published non-persistent."""
+    """One live step event; ephemeral, published non-persistent."""
 
     kind: Literal["step.event"] = "step.event"
     version: Literal[1] = 1

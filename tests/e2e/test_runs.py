@@ -20,8 +20,8 @@ from tests.support.platform import Platform
 pytestmark = pytest.mark.e2e
 
 
-def _agent(key: str, role: str, description: str, **llm: Any) -> dict[str, Any]:
-    return {
+def _agent(key: str, role: str, description: str, *, hitl: dict[str, Any] | None = None, **llm: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
         "agent_id": f"agt_{key}",
         "name": role,
         "role": role,
@@ -29,6 +29,9 @@ def _agent(key: str, role: str, description: str, **llm: Any) -> dict[str, Any]:
         "task": {"description": description, "expected_output": "text"},
         "llm": {"provider": "echo", "model": "echo-1", **llm},
     }
+    if hitl is not None:
+        spec["hitl"] = hitl
+    return spec
 
 
 def _workflow(gateway: httpx.Client, headers: dict[str, str], definition: dict[str, Any]) -> dict[str, Any]:

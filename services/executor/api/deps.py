@@ -1,4 +1,4 @@
-"""What the executor's endpoints take from the app: the broker, the event publisher, the upstream client."""
+"""How a request gets its service object: built from the request's database session and what the app holds."""
 
 from __future__ import annotations
 
@@ -7,29 +7,26 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.executor.clients import Upstream
-from services.executor.events import RunEvents
+from services.executor.service import CheckpointService, ExecutionService, RunService
 from shared.auth import CurrentUser, get_current_user
-from shared.messaging import Broker
-from shared.settings import Settings
+from shared.db import DbSession
+
+UserDep = Annotated[CurrentUser, Depends(get_current_user)]
 
 
-def get_broker(request: Request) -> Broker:
-    return request.app.state.broker  # type: ignore[no-any-return]
+def get_run_service(request: Request, db: DbSession, user: UserDep) -> RunService:
+    state = request.app.state
+    return RunService(db, Upstream(state.http, state.settings, user), state.broker, state.settings, user)
 
 
-def get_events(request: Request) -> RunEvents:
-    return request.app.state.events  # type: ignore[no-any-return]
+def get_execution_service(request: Request, db: DbSession, user: UserDep) -> ExecutionService:
+    return ExecutionService(db, request.app.state.broker, request.app.state.events, user)
 
 
-def get_settings_(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+def get_checkpoint_service(request: Request, db: DbSession, user: UserDep) -> CheckpointService:
+    return CheckpointService(db, request.app.state.broker, request.app.state.events, user)
 
 
-def get_upstream(request: Request, user: Annotated[CurrentUser, Depends(get_current_user)]) -> Upstream:
-    return Upstream(request.app.state.http, request.app.state.settings, user)
-
-
-BrokerDep = Annotated[Broker, Depends(get_broker)]
-EventsDep = Annotated[RunEvents, Depends(get_events)]
-SettingsDep = Annotated[Settings, Depends(get_settings_)]
-UpstreamDep = Annotated[Upstream, Depends(get_upstream)]
+RunServiceDep = Annotated[RunService, Depends(get_run_service)]
+ExecutionServiceDep = Annotated[ExecutionService, Depends(get_execution_service)]
+CheckpointServiceDep = Annotated[CheckpointService, Depends(get_checkpoint_service)]

@@ -2,6 +2,8 @@
 
 - The final answer names the agent's role and repeats the first line of its task, then names the earlier steps
   whose results the prompt carried (`built on: ...`) and every tool observation it got.
+- With `repeat_context` (llm option) it also repeats, on one line, what the prompt carried from earlier steps:
+  a test can see exactly which text a step was given (an edited checkpoint's, never the original).
 - `use <tool>: <input>` in the task makes it call that tool first, ReAct style (`Action:` / `Action Input:`),
   one directive per turn, then answer with the observations: a test can see the tool really ran.
 """
@@ -20,6 +22,7 @@ _EARLIER = re.compile(r"^--- (.+?) \([^()\n]*\) ---$", re.MULTILINE)
 _ROLE = re.compile(r"You are ([^.\n]+)\.")
 _TASK_END = ("\n\nThis is the expected criteria", "\nThis is the expected criteria")
 MAX_LINE = 200
+MAX_CONTEXT = 2000
 
 
 def _content(message: Mapping[str, Any]) -> str:
@@ -70,7 +73,11 @@ def directives(task: str, available: Mapping[str, str]) -> list[tuple[str, str]]
 
 
 def reply(
-    messages: Sequence[Mapping[str, Any]], *, role: str | None = None, tools: Mapping[str, str] | None = None
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    role: str | None = None,
+    tools: Mapping[str, str] | None = None,
+    repeat_context: bool = False,
 ) -> str:
     """One turn of the echo model. `tools` maps each tool the agent holds to the name of its input argument."""
     task = task_text(messages)
@@ -88,6 +95,8 @@ def reply(
     earlier = _EARLIER.findall(context)
     if earlier:
         answer += f" [built on: {', '.join(earlier)}]"
+    if repeat_context and context.strip():
+        answer += f" [context: {' '.join(context.split())[:MAX_CONTEXT]}]"
     for (name, arg), result in zip(wanted, seen, strict=False):
         answer += f" [{name}({arg}) = {result}]"
     return f"Thought: I now know the final answer\nFinal Answer: {answer}"

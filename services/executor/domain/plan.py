@@ -1,4 +1,4 @@
-"""A workflow definition (CONTRACT §4) turned into a plan of steps: which agent runs when, after what, with what prompt.
+"""A workflow definition turned into a plan of steps: which agent runs when, after what, with what prompt.
 
 Pure: the API validates a definition with it before accepting a run, and the runner schedules from it.
 """
@@ -24,6 +24,20 @@ class DefinitionError(ValueError):
     """The definition cannot be run; the message says what to fix."""
 
 
+MAX_TIMEOUT_S = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Hitl:
+    """`"hitl": {"mode": "approval", "timeout_s"?, "on_timeout"?}`: the run pauses after this step for a person.
+    Without `timeout_s` it waits as long as it takes; with it, the platform decides `on_timeout` (default
+    `reject`, the cautious choice) once the time is up."""
+
+    mode: str = "approval"
+    timeout_s: float | None = None
+    on_timeout: str = "reject"
+
+
 @dataclass(frozen=True)
 class StepSpec:
     step_id: str
@@ -38,7 +52,7 @@ class StepSpec:
     tool_ids: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     position: int = 0
-    hitl: dict[str, Any] | None = None
+    hitl: Hitl | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -138,9 +152,7 @@ def _step(
     tools = agent.get("tools") or []
     if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
         raise DefinitionError(f"Agent '{name}': `tools` must be a list of tool ids.")
-    hitl = agent.get("hitl")
-    if hitl is not None and not isinstance(hitl, dict):
-        raise DefinitionError(f'Agent \'{name}\': `hitl` must be an object like {{"mode": "approval"}}.')
+    hitl = parse_hitl(agent.get("hitl"), name)
     options = {k: agent[k] for k in ("max_iter", "max_retry_limit") if isinstance(agent.get(k), int)}
     return StepSpec(
         step_id=agent_id,
@@ -157,6 +169,25 @@ def _step(
         hitl=hitl,
         options=options,
     )
+
+
+def parse_hitl(value: Any, name: str) -> Hitl | None:
+    if value is None:
+        return None
+    where = f"Agent '{name}': `hitl`"
+    if not isinstance(value, dict):
+        raise DefinitionError(f'{where} must be an object like {{"mode": "approval"}}.')
+    if value.get("mode") != "approval":
+        raise DefinitionError(f'{where}.mode must be "approval" (or leave `hitl` out).')
+    timeout = value.get("timeout_s")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT_S
+    ):
+        raise DefinitionError(f"{where}.timeout_s must be a number of seconds above 0 and at most {MAX_TIMEOUT_S}.")
+    on_timeout = value.get("on_timeout", "reject")
+    if on_timeout not in ("approve", "reject"):
+        raise DefinitionError(f'{where}.on_timeout must be "approve" or "reject".')
+    return Hitl(timeout_s=float(timeout) if timeout is not None else None, on_timeout=on_timeout)
 
 
 def _edges(definition: Mapping[str, Any], ids: set[str]) -> list[tuple[str, str]]:

@@ -28,12 +28,13 @@ class StepFailure(RuntimeError):
 
 
 class EchoLLM(BaseLLM):
-    """The built-in offline model (CONTRACT §4): a real CrewAI LLM whose answers come from `domain.echo`."""
+    """The built-in offline model: a real CrewAI LLM whose answers come from `domain.echo`."""
 
     llm_type: str = "echo"
     provider: str = "echo"
     delay_ms: int = 0
     fail_with: str | None = None
+    repeat_context: bool = False
 
     def call(
         self,
@@ -53,7 +54,7 @@ class EchoLLM(BaseLLM):
             messages = [{"role": "user", "content": messages}]
         role = getattr(from_agent, "role", None)
         agent_tools = getattr(from_agent, "tools", None) or []
-        return echo.reply(messages, role=role, tools=input_arguments(agent_tools))
+        return echo.reply(messages, role=role, tools=input_arguments(agent_tools), repeat_context=self.repeat_context)
 
     def supports_function_calling(self) -> bool:
         return False  # it speaks ReAct text, like a plain completion model
@@ -73,7 +74,10 @@ def build_llm(spec: Mapping[str, Any]) -> BaseLLM:
     model = str(spec.get("model") or "")
     if provider == "echo":
         return EchoLLM(
-            model=model or "echo-1", delay_ms=int(spec.get("delay_ms") or 0), fail_with=spec.get("fail_with")
+            model=model or "echo-1",
+            delay_ms=int(spec.get("delay_ms") or 0),
+            fail_with=spec.get("fail_with"),
+            repeat_context=bool(spec.get("repeat_context")),
         )
     if not model:
         raise StepFailure(f"The llm of provider '{provider}' needs a `model`.")

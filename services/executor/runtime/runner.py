@@ -1,8 +1,13 @@
 """Runs one run request: claims the run, schedules its steps (sequential, parallel DAG, hierarchical), records each
 finished step, publishes step events, and commits the terminal state before announcing it.
 
-Every finished step is a durable point: a redelivered request skips the steps already completed and feeds their
-stored outputs forward, so a run resumed on another executor never does finished work twice.
+Every finished step is a durable point: a redelivered or resumed request skips the steps already completed and
+feeds their stored outputs forward, so a run continued on another executor never does finished work twice.
+
+Pausing: a step whose agent has `hitl` records a pending checkpoint with its completion. Its output is not
+released to later steps until the checkpoint is decided; the scheduler starts nothing that needs it (parallel:
+siblings already running finish first), then the run is marked `paused` and the delivery is acked. Nothing waits
+for the person: the decision publishes the request again, and whichever executor takes it goes on.
 """
 
 from __future__ import annotations
@@ -11,14 +16,16 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from services.executor import metrics
 from services.executor.domain.plan import (
     DefinitionError,
     Plan,
@@ -29,7 +36,7 @@ from services.executor.domain.plan import (
     step_prompt,
 )
 from services.executor.events import Pending, RunEvents
-from services.executor.models import Execution
+from services.executor.models import Checkpoint, Execution, ExecutionStep
 from services.executor.repository import ExecutionRepository, try_lock_run, unlock_run
 from services.executor.runtime import crewai_env  # noqa: F401  (CrewAI switches, before anything imports it)
 from shared.contracts import BUILTIN_TOOL_NAMES, TERMINAL_STATUSES
@@ -57,6 +64,16 @@ class Cancelled(Exception):
     pass
 
 
+class AwaitingDecision(Exception):
+    """A step's output waits for a person: nothing that needs it may start."""
+
+
+def _drop_result(future: asyncio.Future[Any]) -> None:
+    """The answer of a model call whose run was cancelled meanwhile: read (so nothing warns) and dropped."""
+    if not future.cancelled():
+        future.exception()
+
+
 def load_step_fn() -> StepFn:
     """The CrewAI side, imported on first use (it takes seconds): keep it out of the API's import path."""
     module = importlib.import_module("services.executor.runtime.crew")
@@ -68,7 +85,10 @@ class RunContext:
     request: RunRequestV1
     plan: Plan
     attempt: int
+    # Outputs later steps may read (a checkpointed step's only once approved or edited) ...
     outputs: dict[str, str] = field(default_factory=dict)
+    # ... and steps that completed but wait for a decision.
+    awaiting: set[str] = field(default_factory=set)
 
     @property
     def run_id(self) -> uuid.UUID:
@@ -96,7 +116,7 @@ class Runner:
         self.pool = pool
         self.default_llm = default_llm
         self._step_fn = step_fn
-        self._cancelled: set[uuid.UUID] = set()
+        self._stops: dict[uuid.UUID, asyncio.Event] = {}
         self.active: dict[uuid.UUID, asyncio.Task[Any]] = {}
 
     @property
@@ -106,9 +126,11 @@ class Runner:
         return self._step_fn
 
     def note_cancel(self, run_id: uuid.UUID) -> None:
-        """A cancel arrived over the control exchange; checked at the next step boundary."""
-        if run_id in self.active:
-            self._cancelled.add(run_id)
+        """A cancel arrived over the control exchange: the run stops waiting for its in-flight model call and
+        ends at this step boundary."""
+        stop = self._stops.get(run_id)
+        if stop is not None:
+            stop.set()
 
     # --- one delivery ---------------------------------------------------------------------------------------
     async def handle(self, request: RunRequestV1, attempt: int) -> Outcome:
@@ -136,11 +158,14 @@ class Runner:
             task = asyncio.current_task()
             if task is not None:
                 self.active[run_id] = task
+            self._stops[run_id] = asyncio.Event()
+            metrics.RUNS_IN_FLIGHT.inc()
             try:
                 return await self._run(request, attempt)
             finally:
+                metrics.RUNS_IN_FLIGHT.dec()
                 self.active.pop(run_id, None)
-                self._cancelled.discard(run_id)
+                self._stops.pop(run_id, None)
                 with contextlib.suppress(Exception):
                     await asyncio.shield(unlock_run(lock_conn, run_id))
 
@@ -158,9 +183,10 @@ class Runner:
             repo = ExecutionRepository(session)
             before = await repo.get(run_id)
             # Read now: the claim's RETURNING refreshes the same ORM object.
-            first_start = before is not None and before.status == "queued"
+            was_queued = before is not None and before.status == "queued"
             row = await repo.claim(run_id, attempt)
-            done_rows = await repo.steps(run_id) if row is not None else []
+            steps = await repo.steps(run_id) if row is not None else []
+            checkpoints = await repo.checkpoints(run_id) if row is not None else []
         if row is None or before is None:
             latest = await self._load(run_id)
             return await self._settled(latest) if latest is not None else "orphan"
@@ -177,23 +203,112 @@ class Runner:
         except DefinitionError as exc:
             return await self._end(run_id, "failed", error=f"The workflow definition cannot run: {exc}")
         ctx = RunContext(request, plan, attempt)
-        ctx.outputs = {s.step_id: s.output or "" for s in done_rows if s.status == "completed"}
-        if first_start and not done_rows:
+        recorded = self._apply_recorded(ctx, steps, checkpoints)
+        if was_queued and request.resume is not None:
+            resume = request.resume
+            data = {"reason": resume.reason, "checkpoint_id": str(resume.checkpoint_id), "by": resume.decided_by}
+            await self._emit(ctx, "run_resumed", data=data)
+        elif was_queued and not recorded:
             await self._emit(ctx, "run_started", data=self._started_data(ctx))
         else:
             await self._emit(ctx, "run_resumed", data={"reason": "redelivered", "attempt": attempt})
-        try:
-            if plan.execution_model == "parallel":
-                order = await self._parallel(ctx)
-            elif plan.execution_model == "hierarchical":
-                order = await self._hierarchical(ctx)
-            else:
-                order = await self._sequential(ctx, list(plan.steps), [])
-        except StepError as exc:
-            return await self._end(run_id, "failed", error=f"{exc.step.name}: {exc.error}"[:MAX_ERROR])
-        except Cancelled:
+        while True:
+            try:
+                order = await self._schedule(ctx)
+            except StepError as exc:
+                return await self._end(run_id, "failed", error=f"{exc.step.name}: {exc.error}"[:MAX_ERROR])
+            except Cancelled:
+                return await self._end(run_id, "cancelled")
+            except AwaitingDecision:
+                state = await self._pause(ctx)
+                if state == "paused":
+                    self.events.forget(run_id)  # nothing of the run stays in this process while it waits
+                    return "paused"
+                if state == "stop":
+                    return await self._stopped(run_id)
+                await self._restore(ctx)  # decided while siblings finished: go on with what was decided
+                continue
+            return await self._end(run_id, "completed", output=run_output(plan, ctx.outputs, order))
+
+    async def _schedule(self, ctx: RunContext) -> list[str]:
+        if ctx.plan.execution_model == "parallel":
+            return await self._parallel(ctx)
+        if ctx.plan.execution_model == "hierarchical":
+            return await self._hierarchical(ctx)
+        return await self._sequential(ctx, list(ctx.plan.steps), [])
+
+    async def _restore(self, ctx: RunContext) -> bool:
+        async with transaction(self.sessionmaker) as session:
+            repo = ExecutionRepository(session)
+            steps = await repo.steps(ctx.run_id)
+            checkpoints = await repo.checkpoints(ctx.run_id)
+        return self._apply_recorded(ctx, steps, checkpoints)
+
+    @staticmethod
+    def _apply_recorded(ctx: RunContext, steps: Sequence[ExecutionStep], checkpoints: Sequence[Checkpoint]) -> bool:
+        """What earlier deliveries did: completed steps (their outputs released once their checkpoint, if any, is
+        approved or edited; an edit is stored as the step's output) and the steps still waiting for a person.
+        Returns whether anything was recorded at all."""
+        decisions = {c.step_id: c.status for c in checkpoints}
+        ctx.outputs.clear()
+        ctx.awaiting.clear()
+        for step in steps:
+            if step.status != "completed":
+                continue
+            decided = decisions.get(step.step_id, "approved")
+            if decided in ("approved", "edited"):
+                ctx.outputs[step.step_id] = step.output or ""
+            elif decided == "pending":
+                ctx.awaiting.add(step.step_id)
+        return bool(steps)
+
+    async def _pause(self, ctx: RunContext) -> Literal["paused", "continue", "stop"]:
+        """Nothing else can start: pause for the pending checkpoints, with one `run_paused` each (in the same
+        transaction). Under the run's row lock, so a decision is either seen here or sees the pause."""
+        state: Literal["paused", "continue", "stop"] = "stop"
+
+        async def pause(repo: ExecutionRepository) -> list[Pending]:
+            nonlocal state
+            run = await repo.lock(ctx.run_id)
+            if run is None or run.status != "running" or run.cancel_requested:
+                state = "stop"
+                return []
+            pending = await repo.checkpoints(ctx.run_id, status="pending")
+            if not pending:
+                state = "continue"
+                return []
+            await repo.pause(ctx.run_id)
+            state = "paused"
+            return [
+                Pending(
+                    "run_paused",
+                    step_id=c.step_id,
+                    agent_id=c.agent_id,
+                    agent_name=c.agent_name,
+                    data={
+                        "checkpoint_id": str(c.checkpoint_id),
+                        "step_id": c.step_id,
+                        "agent_id": c.agent_id,
+                        "agent_name": c.agent_name,
+                        "output": c.output,
+                        "expires_at": c.expires_at.isoformat() if c.expires_at else None,
+                        "pending": len(pending),
+                    },
+                )
+                for c in pending
+            ]
+
+        await self.events.commit(ctx.run_id, ctx.user_id, pause)
+        return state
+
+    async def _stopped(self, run_id: uuid.UUID) -> Outcome:
+        """The run cannot go on: cancelled (it ends here), or it was ended meanwhile (a rejection)."""
+        latest = await self._load(run_id)
+        if latest is None:
+            return "orphan"
+        if latest.status == "running" and latest.cancel_requested:
             return await self._end(run_id, "cancelled")
-        return await self._end(run_id, "completed", output=run_output(plan, ctx.outputs, order))
+        return await self._settled(latest)
 
     async def _load(self, run_id: uuid.UUID) -> Execution | None:
         async with transaction(self.sessionmaker) as session:
@@ -212,12 +327,16 @@ class Runner:
     ) -> Outcome:
         """Commit the terminal state first; only then the terminal event and RunFinished go out."""
         async with transaction(self.sessionmaker) as session:
-            row = await ExecutionRepository(session).finish(
+            repo = ExecutionRepository(session)
+            row = await repo.finish(
                 run_id, status, output=output, error=error, from_statuses=("running",), bump_seq=self.events.enabled
             )
+            if row is not None:
+                await repo.close_checkpoints(run_id)
         if row is None:
             latest = await self._load(run_id)
             return await self._settled(latest) if latest is not None else "orphan"
+        metrics.run_ended(row)
         return "finished" if await self.events.announce_end(row) else "unannounced"
 
     async def _emit(
@@ -233,8 +352,9 @@ class Runner:
             data=data,
         )
 
-    async def _cancel_requested(self, ctx: RunContext, repo: ExecutionRepository) -> bool:
-        return ctx.run_id in self._cancelled or await repo.cancel_requested(ctx.run_id)
+    async def _must_stop(self, ctx: RunContext, repo: ExecutionRepository) -> bool:
+        stop = self._stops.get(ctx.run_id)
+        return (stop is not None and stop.is_set()) or await repo.must_stop(ctx.run_id)
 
     # --- schedulers -----------------------------------------------------------------------------------------
     async def _sequential(self, ctx: RunContext, steps: list[StepSpec], earlier: list[StepSpec]) -> list[str]:
@@ -257,10 +377,11 @@ class Runner:
         running: dict[asyncio.Task[str], StepSpec] = {}
         finished: list[str] = []
         failure: StepError | None = None
-        cancelled = False
+        cancelled = awaiting = False
         try:
             while pending or running:
-                if failure is None and not cancelled:
+                # A step waiting for a person holds back everything new, not just what depends on it.
+                if failure is None and not cancelled and not awaiting:
                     for step in [s for s in pending.values() if all(d in ctx.outputs for d in s.depends_on)]:
                         del pending[step.step_id]
                         earlier = [(ctx.plan.step(d), ctx.outputs[d]) for d in step.depends_on]
@@ -277,6 +398,8 @@ class Runner:
                         failure = failure or exc
                     except Cancelled:
                         cancelled = True
+                    except AwaitingDecision:
+                        awaiting = True
         except BaseException:
             # Not a step's fault (database away, shutdown): stop the siblings before the run is handed back.
             for task in running:
@@ -288,6 +411,8 @@ class Runner:
             raise failure
         if cancelled:
             raise Cancelled
+        if awaiting or pending:
+            raise AwaitingDecision
         return finished
 
     # --- one step -------------------------------------------------------------------------------------------
@@ -304,14 +429,17 @@ class Runner:
         return specs
 
     async def _step(self, ctx: RunContext, step: StepSpec, earlier: list[tuple[StepSpec, str]]) -> str:
-        """One durable step: recorded `running` (after the cancel check, the step boundary), run in a worker
-        thread, recorded `completed` or `failed`; each record commits with the seqs of its events."""
+        """One durable step: recorded `running` (after the stop check, the step boundary), run in a worker
+        thread, recorded `completed` (with its checkpoint, if its agent has `hitl`) or `failed`; each record
+        commits with the seqs of its events."""
+        if step.step_id in ctx.awaiting:
+            raise AwaitingDecision
         if step.step_id in ctx.outputs:
             return ctx.outputs[step.step_id]  # finished on an earlier delivery: never again
         who = {"step_id": step.step_id, "agent_id": step.agent_id, "agent_name": step.name}
 
         async def start(repo: ExecutionRepository) -> list[Pending]:
-            if await self._cancel_requested(ctx, repo):
+            if await self._must_stop(ctx, repo):
                 raise Cancelled
             started = await repo.start_step(
                 ctx.run_id, step_id=step.step_id, agent_id=step.agent_id, agent_name=step.name,
@@ -331,10 +459,13 @@ class Runner:
             reported.append(asyncio.run_coroutine_threadsafe(self._emit(ctx, "step_output", step, data=data), loop))
 
         prompt = step_prompt(step, earlier)
+        began = time.perf_counter()
         try:
-            output = await loop.run_in_executor(
-                self.pool, self.step_fn, step, prompt, self._tool_specs(ctx, step), observe
-            )
+            output = await self._call_model(ctx, step, prompt, observe)
+        except Cancelled:
+            await self._flush(reported)
+            await self._discard(ctx, step)
+            raise
         except Exception as exc:
             error = (str(exc) or type(exc).__name__)[:MAX_ERROR]
             log.info("run %s step %s failed: %s", ctx.run_id, step.step_id, error)
@@ -346,18 +477,67 @@ class Runner:
 
             await self.events.commit(ctx.run_id, ctx.user_id, fail)
             raise StepError(step, error) from exc
+        finally:
+            metrics.STEP_DURATION.observe(time.perf_counter() - began)
         await self._flush(reported)
+        stopped = False
 
         async def complete(repo: ExecutionRepository) -> list[Pending]:
+            nonlocal stopped
+            if await self._must_stop(ctx, repo):
+                # Cancelled while the model worked: its answer is discarded, never recorded as completed.
+                stopped = True
+                await repo.end_step(ctx.run_id, step.step_id, "cancelled")
+                return []
             await repo.end_step(ctx.run_id, step.step_id, "completed", output=output)
+            if step.hitl is not None:
+                await repo.add_checkpoint(
+                    run_id=ctx.run_id, user_id=ctx.user_id, workflow_id=ctx.request.workflow_id,
+                    step_id=step.step_id, agent_id=step.agent_id, agent_name=step.name, output=output,
+                    timeout_s=step.hitl.timeout_s, on_timeout=step.hitl.on_timeout,
+                )  # fmt: skip
             return [
                 Pending("step_output", **who, data={"kind": "answer", "output": output}),
                 Pending("step_completed", **who, data={"output": output, "agent_name": step.name}),
             ]
 
         await self.events.commit(ctx.run_id, ctx.user_id, complete)
+        if stopped:
+            raise Cancelled
+        if step.hitl is not None:
+            ctx.awaiting.add(step.step_id)
+            raise AwaitingDecision
         ctx.outputs[step.step_id] = output
         return output
+
+    async def _call_model(
+        self, ctx: RunContext, step: StepSpec, prompt: str, observe: Callable[[str, dict[str, Any], str], None]
+    ) -> str:
+        """The step's CrewAI work in a worker thread. A cancel nudge stops the wait at once: the thread cannot be
+        interrupted, so it finishes on its own and its answer is dropped."""
+        loop = asyncio.get_running_loop()
+        work: asyncio.Future[str] = loop.run_in_executor(
+            self.pool, self.step_fn, step, prompt, self._tool_specs(ctx, step), observe
+        )
+        stop = self._stops.get(ctx.run_id)
+        if stop is None:
+            return await work
+        stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait([work, stopped], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if not work.done():
+            work.add_done_callback(_drop_result)
+            raise Cancelled
+        return work.result()
+
+    async def _discard(self, ctx: RunContext, step: StepSpec) -> None:
+        async def discard(repo: ExecutionRepository) -> list[Pending]:
+            await repo.end_step(ctx.run_id, step.step_id, "cancelled")
+            return []
+
+        await self.events.commit(ctx.run_id, ctx.user_id, discard)
 
     @staticmethod
     async def _flush(reported: list[Future[None]]) -> None:
@@ -384,10 +564,12 @@ class Runner:
             row = await repo.finish(request.run_id, "failed", error=error, bump_seq=self.events.enabled)
             if row is not None:
                 await repo.fail_running_steps(request.run_id, "The executor stopped during this step.")
+                await repo.close_checkpoints(request.run_id)
         if row is None:
             latest = await self._load(request.run_id)
             if latest is not None and latest.status in TERMINAL_STATUSES and not latest.finish_published:
                 await self.events.announce_end(latest)
             return
         log.warning("run %s failed: %s", request.run_id, error)
+        metrics.run_ended(row)
         await self.events.announce_end(row)

@@ -19,7 +19,7 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from services.executor.app import create_app
 from services.executor.repository import ExecutionRepository
-from shared.db import utcnow
+from shared.db import transaction, utcnow
 from shared.messaging import RunRequestV1, StepEventV1, decode_message
 from shared.messaging.messages import TERMINAL_EVENTS
 from shared.messaging.topology import RUN_REQUESTS_KEY, Topology
@@ -28,8 +28,10 @@ from tests.support.apps import running_app
 from tests.support.auth import headers_for
 
 
-def agent(agent_id: str, role: str, description: str, **llm: Any) -> dict[str, Any]:
-    return {
+def agent(
+    agent_id: str, role: str, description: str, *, hitl: dict[str, Any] | None = None, **llm: Any
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
         "agent_id": agent_id,
         "name": role,
         "role": role,
@@ -37,6 +39,9 @@ def agent(agent_id: str, role: str, description: str, **llm: Any) -> dict[str, A
         "task": {"description": description, "expected_output": "text"},
         "llm": {"provider": "echo", "model": "echo-1", **llm},
     }
+    if hitl is not None:
+        spec["hitl"] = hitl
+    return spec
 
 
 @dataclass
@@ -89,7 +94,7 @@ class Executor:
         )
 
     async def insert(self, request: RunRequestV1) -> None:
-        async with self.app.state.sessionmaker.begin() as session:
+        async with transaction(self.app.state.sessionmaker) as session:
             await ExecutionRepository(session).insert(
                 run_id=request.run_id,
                 workflow_id=request.workflow_id,

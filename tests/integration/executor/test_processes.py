@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from services.executor.models import Execution, ExecutionStep
-from shared.messaging import Broker
+from shared.messaging import Broker, RunControlV1
 from shared.messaging.topology import MAX_DELIVERIES, RUN_REQUESTS_KEY
 from shared.settings import get_settings
 from tests.integration.executor.conftest import EventTap, Executor, agent, open_tap
@@ -123,7 +123,9 @@ async def test_stopped_or_killed_executor_resumes_after_the_last_finished_step(i
 
 
 def _attempt_running(attempt: int) -> Callable[[Execution, dict[str, ExecutionStep]], bool]:
-    return lambda row, steps: row.status == "running" and row.attempt == attempt
+    """This delivery is inside the step (recorded `running` with this attempt), not between claim and step."""
+    in_step = _running("slow", attempt)
+    return lambda row, steps: row.status == "running" and row.attempt == attempt and in_step(row, steps)
 
 
 async def test_run_that_kills_its_executor_is_dead_lettered_and_failed(isolated: Isolated) -> None:
@@ -152,3 +154,28 @@ async def test_transparency_off_publishes_no_events_and_runs_complete(isolated: 
     assert row.last_seq == 0 and row.output == "Hush: Shh, [built on: Quiet]"
     await asyncio.sleep(0.5)
     assert isolated.tap.events[run_id] == []
+
+
+async def test_a_cancel_reaches_the_executor_process_that_holds_the_run(isolated: Isolated) -> None:
+    """The row's flag is set by whichever API took the cancel; the nudge on the control exchange reaches every
+    executor, and the one holding the run stops waiting for its model call (60 s here) at once."""
+    isolated.start()
+    definition = {"agents": [agent("slow", "Sloth", "Take forever", delay_ms=60_000), agent("next", "Next", "Then")]}
+    run_id = await isolated.send(definition)
+    await isolated.until(run_id, lambda r, s: "slow" in s and s["slow"].status == "running")
+    executor = isolated.executor
+    r = await executor.client.post(f"/executions/{run_id}/cancel", headers=executor.headers)
+    assert r.status_code == 202 and r.json()["cancel_requested"] is True
+    # That API lives in another broker namespace than the isolated process: send its nudge where the run is.
+    started = asyncio.get_running_loop().time()
+    broker = isolated.broker
+    await broker.publish(
+        broker.topology.control_exchange, "", RunControlV1(run_id=run_id, action="cancel"), persistent=False
+    )
+    row = await isolated.until(run_id, lambda r, s: r.status == "cancelled")
+    assert asyncio.get_running_loop().time() - started < 30  # not the 60 s the model call takes
+    assert row.output is None
+    steps = await isolated.steps(run_id)
+    assert [(k, s.status) for k, s in steps.items()] == [("slow", "cancelled")]
+    events = await isolated.tap.until_terminal(run_id)
+    assert [e.type for e in events] == ["run_started", "step_started", "run_cancelled"]

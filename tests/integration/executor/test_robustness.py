@@ -118,18 +118,20 @@ async def test_cancel_queued_run_never_starts(executor: Executor) -> None:
 
 
 async def test_cancel_running_run_stops_at_step_boundary(executor: Executor) -> None:
+    """The step in flight when the cancel comes is not recorded as completed (its model call's answer is dropped),
+    and nothing after it starts."""
     definition = {"agents": [agent(f"s{i}", f"Slow{i}", "Work", delay_ms=600) for i in range(3)]}
     request = await executor.submit(definition)
     await executor.tap.until(request.run_id, "step_started")
     r = await executor.client.post(f"/executions/{request.run_id}/cancel", headers=executor.headers)
     assert r.status_code == 202 and r.json()["cancel_requested"] is True
     events = await executor.tap.until_terminal(request.run_id)
-    assert events[-1].type == "run_cancelled"
-    assert [e.step_id for e in events if e.type == "step_completed"] == ["s0"]
+    assert [e.type for e in events] == ["run_started", "step_started", "run_cancelled"]
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     run = await executor.finished(request.run_id)
     assert run["status"] == "cancelled"
-    assert [s["step_id"] for s in await executor.steps(request.run_id)] == ["s0"]
+    await asyncio.sleep(1.0)  # the dropped call has come back by now: still not completed
+    assert [(s["step_id"], s["status"]) for s in await executor.steps(request.run_id)] == [("s0", "cancelled")]
 
 
 async def test_api_only_shows_own_runs_with_filters_and_pages(executor: Executor) -> None:

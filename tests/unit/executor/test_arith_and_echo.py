@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from services.executor.clients import parse_configs
 from services.executor.domain import echo
 from services.executor.domain.arith import ArithmeticError_, evaluate
+from shared.contracts import ToolConfigPage
 
 
 @pytest.mark.parametrize(
@@ -76,10 +78,19 @@ def test_echo_calls_tools_one_directive_per_turn_then_answers() -> None:
     assert "Final Answer: Analyst: Do it; use calculator: 2+3." in final
 
 
-def test_parse_configs_accepts_the_usual_shapes() -> None:
-    expected = {"t1": {"a": 1}}
-    assert parse_configs({"t1": {"a": 1}}) == expected
-    assert parse_configs({"items": [{"tool_id": "t1", "config": {"a": 1}}]}) == expected
-    assert parse_configs({"configs": {"t1": {"a": 1}}}) == expected
-    assert parse_configs([{"tool_id": "t1", "config": {"a": 1}}, {"bad": 1}]) == expected
-    assert parse_configs("nonsense") == {}
+def test_parse_configs_reads_exactly_the_session_services_page() -> None:
+    body = {"items": [{"tool_id": "t1", "config": {"a": 1}, "created_at": "2026-01-01T00:00:00Z"}], "next_cursor": None}
+    assert parse_configs(ToolConfigPage.model_validate(body)) == {"t1": {"a": 1}}
+    # Any other shape is not what the session service sends: refused, not guessed at.
+    for other in ({"t1": {"a": 1}}, {"configs": {"t1": {"a": 1}}}, [{"tool_id": "t1", "config": {}}], "nonsense"):
+        with pytest.raises(ValidationError):
+            ToolConfigPage.model_validate(other)
+
+
+def test_echo_repeats_its_context_only_when_asked() -> None:
+    prompt = "Write it\n\nResults of the earlier steps:\n--- Reviewer (agt_r) ---\nEDITED   text\nline two"
+    messages = [{"role": "user", "content": f"Current Task: {prompt}"}]
+    plain = echo.reply(messages, role="Writer")
+    assert plain.endswith("Final Answer: Writer: Write it [built on: Reviewer]")
+    repeated = echo.reply(messages, role="Writer", repeat_context=True)
+    assert repeated.endswith("[built on: Reviewer] [context: --- Reviewer (agt_r) --- EDITED text line two]")

@@ -103,3 +103,35 @@ def test_step_prompt_and_run_output() -> None:
     assert run_output(plan, {"a": "1", "b": "2"}, ["a", "b"]) == "A:\n1\n\nB:\n2"
     seq = build_plan({"agents": [_agent("a"), _agent("b")]})
     assert run_output(seq, {"a": "1", "b": "2"}, ["a", "b"]) == "2"
+
+
+def test_hitl_is_parsed_with_a_cautious_default() -> None:
+    plan = build_plan(
+        {
+            "agents": [
+                _agent("a", hitl={"mode": "approval"}),
+                _agent("b", hitl={"mode": "approval", "timeout_s": 2, "on_timeout": "approve"}),
+                _agent("c"),
+            ]
+        }
+    )
+    a, b, c = plan.steps
+    assert a.hitl is not None and (a.hitl.timeout_s, a.hitl.on_timeout) == (None, "reject")
+    assert b.hitl is not None and (b.hitl.timeout_s, b.hitl.on_timeout) == (2.0, "approve")
+    assert c.hitl is None
+
+
+@pytest.mark.parametrize(
+    ("hitl", "fragment"),
+    [
+        ("yes", "must be an object"),
+        ({"mode": "vote"}, 'mode must be "approval"'),
+        ({"mode": "approval", "timeout_s": 0}, "timeout_s must be a number"),
+        ({"mode": "approval", "timeout_s": True}, "timeout_s must be a number"),
+        ({"mode": "approval", "timeout_s": 10**9}, "at most"),
+        ({"mode": "approval", "on_timeout": "maybe"}, 'on_timeout must be "approve" or "reject"'),
+    ],
+)
+def test_bad_hitl_says_what_to_fix(hitl: Any, fragment: str) -> None:
+    with pytest.raises(DefinitionError, match=fragment):
+        build_plan({"agents": [_agent("a", hitl=hitl)]})

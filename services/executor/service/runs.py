@@ -1,0 +1,222 @@
+"""`POST /workflows/chat/send`: resolve the workflow and session, record the run, publish its request, and undo
+what was done if the publish fails (so a failed send leaves nothing behind)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.executor.clients import Upstream
+from services.executor.domain.plan import DefinitionError, Plan, build_plan
+from services.executor.repository import ExecutionRepository
+from services.executor.schemas import SendIn, SendOut
+from shared.auth import CurrentUser
+from shared.contracts import BUILTIN_TOOL_NAMES, WorkflowOut
+from shared.db import after_commit, utcnow
+from shared.errors import ServiceUnavailable, Unprocessable
+from shared.messaging import Broker, RunRequestV1
+from shared.messaging.topology import RUN_REQUESTS_KEY
+from shared.settings import Settings
+
+log = logging.getLogger("echoai.executor.runs")
+
+# Well inside the 5 s a send may take: the upstream calls before the publish take milliseconds.
+SEND_PUBLISH_TIMEOUT = 3.0
+
+
+def broker_down() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "The message broker is unreachable, so no run was started; try again in a moment.", error="broker_unavailable"
+    )
+
+
+async def publish_run_request(broker: Broker, request: RunRequestV1) -> None:
+    """Persistent, confirmed and mandatory, inside the caller's transaction: if RabbitMQ does not take it, the
+    transaction rolls back and the caller answers 503. Holders of the run's send lock make the consumer wait for
+    their commit."""
+    if not broker.connected:
+        raise broker_down()
+    await broker.publish(
+        broker.topology.runs_exchange,
+        RUN_REQUESTS_KEY,
+        request,
+        persistent=True,
+        confirm=True,
+        mandatory=True,
+        timeout=SEND_PUBLISH_TIMEOUT,
+    )
+
+
+def merge_config(definition: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
+    """A session's per-tool config over the tool's definition; `headers` merge key by key."""
+    if not config:
+        return definition
+    merged = {**definition, **config}
+    if isinstance(definition.get("headers"), dict) and isinstance(config.get("headers"), dict):
+        merged["headers"] = {**definition["headers"], **config["headers"]}
+    return merged
+
+
+@dataclass
+class SessionContext:
+    """What a session adds to a run: its variables (defaults for `inputs`), selected tools and their configs."""
+
+    variables: dict[str, Any] = field(default_factory=dict)
+    selected: list[str] = field(default_factory=list)
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class RunService:
+    def __init__(self, db: AsyncSession, upstream: Upstream, broker: Broker, settings: Settings, user: CurrentUser):
+        self.db = db
+        self.repo = ExecutionRepository(db)
+        self.upstream = upstream
+        self.broker = broker
+        self.settings = settings
+        self.user = user
+
+    async def send(self, body: SendIn) -> SendOut:
+        if not self.broker.connected:
+            raise broker_down()
+        workflow, request = await self._resolve(body)
+        message_id = await self._add_user_message(request)
+        try:
+            await self._record(request, workflow.name)
+            await publish_run_request(self.broker, request)
+        except BaseException:
+            await self._undo(request, message_id)
+            raise
+        self._note_run_on_session(request)
+        return SendOut(run_id=request.run_id, workflow_id=request.workflow_id, session_id=request.session_id)
+
+    # --- resolve the workflow and session ---------------------------------------------------------------------
+    async def _resolve(self, body: SendIn) -> tuple[WorkflowOut, RunRequestV1]:
+        """Everything the run will use, checked and snapshotted: 404/422 here, before anything is written."""
+        workflow = await self.upstream.workflow(body.workflow_id)
+        session = await self._session_context(body.session_id)
+        inputs = {**session.variables, **body.inputs}  # the request's inputs win over the session's variables
+        plan = self._plan(workflow.definition, body.message, inputs, session.selected)
+        tools = await self._resolve_tools(workflow.definition, plan, session.configs)
+        request = RunRequestV1(
+            run_id=uuid.uuid4(),
+            workflow_id=workflow.workflow_id,
+            workflow_name=workflow.name,
+            user_id=self.user.user_id,
+            session_id=body.session_id,
+            message=body.message,
+            inputs=inputs,
+            definition=workflow.definition,
+            requested_at=utcnow(),
+            tools=tools,
+            session_tool_ids=[t for t in session.selected if t in tools],
+        )
+        return workflow, request
+
+    async def _session_context(self, session_id: uuid.UUID | None) -> SessionContext:
+        if session_id is None:
+            return SessionContext()
+        session, configs = await asyncio.gather(
+            self.upstream.session(session_id), self.upstream.tool_configs(session_id)
+        )
+        return SessionContext(session.variables, list(session.selected_tool_ids), configs)
+
+    def _plan(self, definition: dict[str, Any], message: str, inputs: dict[str, Any], selected: list[str]) -> Plan:
+        try:
+            return build_plan(
+                definition,
+                message=message,
+                inputs=inputs,
+                default_llm=self.settings.default_llm,
+                extra_tool_ids=selected,
+            )
+        except DefinitionError as exc:
+            raise Unprocessable(str(exc), error="invalid_definition") from None
+
+    async def _resolve_tools(
+        self, definition: dict[str, Any], plan: Plan, configs: dict[str, dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        """A snapshot of every tool the run may use, keyed by the reference the definition or session uses."""
+        own = {t for a in definition.get("agents") or [] if isinstance(a, dict) for t in a.get("tools") or []}
+        refs: Sequence[str] = list(dict.fromkeys(t for s in plan.all_steps for t in s.tool_ids))
+
+        async def resolve(ref: str) -> tuple[str, dict[str, Any] | None]:
+            if ref in BUILTIN_TOOL_NAMES:
+                return ref, {"tool_id": ref, "name": ref, "tool_type": "builtin", "definition": {}}
+            tool = await self.upstream.tool(ref)
+            if tool is None:
+                if ref in own:
+                    raise Unprocessable(
+                        f"The workflow uses tool '{ref}', which does not exist (or is not yours); "
+                        "remove it from the agent or create the tool.",
+                        error="unknown_tool",
+                    )
+                log.warning("session tool %s no longer exists; the run goes without it", ref)
+                return ref, None
+            config = configs.get(ref) or configs.get(str(tool.tool_id))
+            return ref, {
+                "tool_id": str(tool.tool_id),
+                "name": tool.name,
+                "tool_type": tool.tool_type,
+                "definition": merge_config(dict(tool.definition), config),
+            }
+
+        resolved = await asyncio.gather(*(resolve(ref) for ref in refs))
+        return {ref: spec for ref, spec in resolved if spec is not None}
+
+    # --- record the run ---------------------------------------------------------------------------------------
+    async def _add_user_message(self, request: RunRequestV1) -> uuid.UUID | None:
+        """With a session, the user's message is in it when send returns."""
+        if request.session_id is None:
+            return None
+        added = await self.upstream.add_message(
+            request.session_id,
+            content=request.message,
+            run_id=request.run_id,
+            metadata={"workflow_id": str(request.workflow_id)},
+        )
+        return added.message_id
+
+    async def _record(self, request: RunRequestV1, workflow_name: str) -> None:
+        try:
+            # The consumer waits on this lock, so it never sees the request before the row is committed.
+            await self.repo.lock_send(request.run_id)
+            await self.repo.insert(
+                run_id=request.run_id,
+                workflow_id=request.workflow_id,
+                workflow_name=workflow_name,
+                user_id=request.user_id,
+                session_id=request.session_id,
+                request=request.model_dump(mode="json"),
+            )
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("cannot record run %s: %s", request.run_id, type(exc).__name__)
+            detail = "The database is unreachable, so no run was started; try again in a moment."
+            raise ServiceUnavailable(detail, error="database_unavailable") from None
+
+    # --- publish (after the record, in its transaction: `publish_run_request`) ---------------------------------
+    def _note_run_on_session(self, request: RunRequestV1) -> None:
+        if request.session_id is None:
+            return
+        session_id, run_id = request.session_id, request.run_id
+
+        async def record() -> None:
+            await self.upstream.record_run(session_id, run_id)
+
+        after_commit(self.db, record)
+
+    # --- undo on failure --------------------------------------------------------------------------------------
+    async def _undo(self, request: RunRequestV1, message_id: uuid.UUID | None) -> None:
+        """Nothing half-made stays behind: the row rolls back with the transaction; the message is taken back."""
+        if request.session_id is None or message_id is None:
+            return
+        with contextlib.suppress(Exception):
+            if not await asyncio.shield(self.upstream.remove_message(request.session_id, str(message_id))):
+                log.warning("could not take back message %s of session %s", message_id, request.session_id)
