@@ -11,8 +11,7 @@ import pytest
 from tests.e2e.clientkit import pipeline
 from tests.e2e.test_cli import cli_env, echoai  # noqa: F401 - the fixture is used by name
 
-# Remove the skip once the executor pauses runs at approval checkpoints (run_paused, GET /checkpoints).
-pytestmark = [pytest.mark.e2e, pytest.mark.skip(reason="needs approval checkpoints")]
+pytestmark = pytest.mark.e2e
 
 
 def _push_gated(env: dict[str, str], tmp_path: Path, name: str) -> None:

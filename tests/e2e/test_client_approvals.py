@@ -11,8 +11,7 @@ from echoai_client import Client, Conflict, Event
 from tests.e2e.clientkit import client_for, pipeline
 from tests.support.platform import Platform
 
-# Remove the skip once the executor pauses runs at approval checkpoints (run_paused, GET /checkpoints).
-pytestmark = [pytest.mark.e2e, pytest.mark.skip(reason="needs approval checkpoints")]
+pytestmark = pytest.mark.e2e
 
 
 def gated(name: str) -> dict[str, Any]:

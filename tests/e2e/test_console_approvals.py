@@ -16,8 +16,7 @@ from tests.e2e.test_console import (  # noqa: F401 - fixtures are used by name
     visit,
 )
 
-# Remove the skip once the executor pauses runs at approval checkpoints (run_paused, GET /checkpoints).
-pytestmark = [pytest.mark.e2e, pytest.mark.skip(reason="needs approval checkpoints")]
+pytestmark = pytest.mark.e2e
 
 
 def _paused_run(page: Any, user: User, name: str) -> str:  # noqa: F811

@@ -142,7 +142,6 @@ def test_broker_publish_failures_are_exposed_everywhere(driven: Driven) -> None:
     assert driven.delta("executor", "echoai_broker_publish_failures_total") == 0
 
 
-@pytest.mark.skip(reason="enabled when the executor/session metrics land")
 def test_executor_counts_the_run_its_steps_and_nothing_in_flight(driven: Driven) -> None:
     assert driven.delta("executor", "echoai_runs_total", status="completed") == 1
     assert driven.delta("executor", "echoai_runs_total", status="failed") == 0
