@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 ContextType = Literal["general", "workflow", "agent", "workflow_design"]
 Role = Literal["user", "assistant", "system", "tool"]
@@ -86,7 +95,11 @@ def _utc_text(moment: datetime) -> str:
 
 
 # Always six digits of microseconds and `Z`, as PostgreSQL renders them: the text sorts as the time does.
-Timestamp = Annotated[datetime, PlainSerializer(_utc_text, return_type=str, when_used="json")]
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_utc_text, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
 
 
 class _Out(BaseModel):

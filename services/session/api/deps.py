@@ -10,7 +10,8 @@ from services.session.service import SessionService
 from shared.db import DbSession
 
 
-def _service(request: Request, db: DbSession) -> SessionService:
+# `async` so FastAPI calls it on the event loop: a plain `def` dependency costs a worker-thread hop per request.
+async def _service(request: Request, db: DbSession) -> SessionService:
     settings = request.app.state.settings
     return SessionService(db, request.app.state.cache, inline_bytes=settings.session_cache_inline_bytes)
 
