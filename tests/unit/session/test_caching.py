@@ -128,6 +128,7 @@ async def test_a_failing_memcached_is_an_error_and_nothing_is_stored() -> None:
     version_of, load, calls = _reader([(2, None)], [(2, b"from-postgres")])
     before = counted()
     assert await sc.read(SID, version_of, load) == b"from-postgres"
+    assert calls == {"probe": 1, "load": 1}
     assert delta(before) == {"error": 1} and cache.data == {}
 
 
