@@ -100,9 +100,10 @@ _APPEND = text(f"""WITH n AS (
     UPDATE session.chat_sessions s
     SET message_count = s.message_count + 1, content_bytes = s.content_bytes + :nbytes, {BUMP}
     WHERE {OWNED} AND s.message_count < :max_messages AND s.content_bytes + :nbytes <= :max_bytes
-    RETURNING s.session_id, s.message_count, s.version)
+    RETURNING s.session_id, s.message_count, s.version, {_SIZE_ESTIMATE} - :nbytes - 256 AS size_before)
 {_INSERT_MESSAGE}
-RETURNING (SELECT version FROM n) AS version, {MESSAGE_JSON}::text AS body""")
+RETURNING (SELECT version FROM n) AS version, (SELECT size_before FROM n) AS size_before,
+    {MESSAGE_JSON}::text AS body""")
 _SIZE = text(f"SELECT s.message_count, s.content_bytes FROM session.chat_sessions s WHERE {OWNED}")
 # Run after `_LOCK`: the NOT EXISTS then sees a concurrent delivery's message (it committed before we got the
 # lock), so a run's outcome lands once however often the broker delivers it.
@@ -156,6 +157,16 @@ class Versioned:
 
     version: int
     body: str
+
+
+@dataclass(frozen=True)
+class Appended:
+    """A new message (JSON text), the session's new version, and the session's estimated JSON size before the
+    message (see `_SIZE_ESTIMATE`): whether the version it superseded could have been cached."""
+
+    version: int
+    body: str
+    size_before: int
 
 
 @dataclass(frozen=True)
@@ -332,21 +343,27 @@ class SessionRepository:
         run_id: uuid.UUID | None,
         max_messages: int,
         max_bytes: int,
-    ) -> Versioned | None:
-        """The new message; None when the session is missing or full (see `size`)."""
-        return await self._versioned(
-            _APPEND,
-            sid=session_id,
-            uid=user_id,
-            mid=uuid.uuid4(),
-            role=role,
-            content=content,
-            metadata=_dumps(metadata),
-            run_id=run_id,
-            nbytes=len(content.encode()),
-            max_messages=max_messages,
-            max_bytes=max_bytes,
-        )
+    ) -> Appended | None:
+        """The new message; None when the session is missing or full (see `size`).
+
+        Must be the first statement of its unit of work: it is a whole transaction by itself (one statement, which
+        PostgreSQL runs atomically), so it runs in autocommit, one round trip instead of BEGIN, it, COMMIT. The
+        request's commit then has nothing left to do and runs its after-commit hooks as usual."""
+        await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        params = {
+            "sid": session_id,
+            "uid": user_id,
+            "mid": uuid.uuid4(),
+            "role": role,
+            "content": content,
+            "metadata": _dumps(metadata),
+            "run_id": run_id,
+            "nbytes": len(content.encode()),
+            "max_messages": max_messages,
+            "max_bytes": max_bytes,
+        }
+        row = (await self.session.execute(_APPEND, params)).one_or_none()
+        return Appended(row.version, row.body, row.size_before) if row else None
 
     async def size(self, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[int, int] | None:
         row = (await self.session.execute(_SIZE, {"sid": session_id, "uid": user_id})).one_or_none()

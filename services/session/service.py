@@ -218,7 +218,9 @@ class SessionService:
                 f"messages and {MAX_SESSION_CONTENT_BYTES // (1024 * 1024)} MiB); start a new session.",
                 error="session_full",
             )
-        self._changed(session_id, result.version)
+        # A session that was small before this message was read inline, never cached: nothing to give back.
+        if result.size_before > self.inline_bytes:
+            self._changed(session_id, result.version)
         return check(MessageOut, result.body)
 
     async def messages(
