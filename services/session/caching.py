@@ -66,9 +66,9 @@ class SessionCache:
         loaded = await load()
         if loaded is None:
             return None
-        if result == "miss":
-            # Keyed by the version the body was read at, which may already be newer than `version`.
-            await self.cache.set_raw_json(self.key(session_id, loaded[0]), loaded[1])
+        # Keyed by the version the body was read at, which may already be newer than `version`. Stored after an
+        # error too: a failed get may have been one dead pooled connection, and the store goes on another.
+        await self.cache.set_raw_json(self.key(session_id, loaded[0]), loaded[1])
         return loaded[1]
 
     def invalidate(self, db: AsyncSession, session_id: uuid.UUID, superseded_version: int | None) -> None:
