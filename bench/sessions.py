@@ -5,16 +5,19 @@ namespace of its own (deleted at the end):
 - the platform: all four services as processes, pointed at a private Memcached (so its hit counter is ours);
 - a second session service with the cache off, behind a second gateway (for cache-hit versus cache-off reads);
 - a third session service whose Memcached is unreachable (reads must be as fast as with the cache off);
-- a bare FastAPI + asyncpg app (this file, `--bare-server`, under uvicorn like the services) that runs the same
-  single-row append and read statements without auth, ORM, cache or proxy hop.
+- a bare FastAPI + asyncpg app (this file, `--bare-server`, under uvicorn like the services) that runs the
+  session service's append and read statements on the same tables, without token, ORM, transaction block,
+  cache, response checks or proxy hop.
 Then, with `--concurrency` clients in this process: appends, reads of a 20-message and of a 1,000-message
-session (through the gateway, straight to the session service, and on the bare app), and the append latency
-at 10, 1,000 and 10,000 messages in one session. The lines of one group take turns in rounds so that other
-load on the machine falls on all of them alike. Services log at WARNING (no access lines). On a 2-core
-machine the client, the gateway, the services and PostgreSQL share the cores, so absolute figures are low;
-the ratios are the point.
+session (through the gateway, straight to the session service, and on the bare app), the append latency at
+10, 1,000 and 10,000 messages in one session, and the WAL written by 1,000 appends to a session of 5,000
+messages, for the old storage (the JSONB-array append it replaced, reproduced here) and this one. A summary
+prints the ratios the service is held to, each beside its baseline from the same run. The lines of one group
+take turns in rounds so that other load on the machine falls on all of them alike. Services log at WARNING
+(no access lines). On a 2-core machine the client, the gateway, the services and PostgreSQL share the cores,
+so absolute figures are low; the ratios are the point.
 
-    .venv/bin/python bench/sessions.py [--requests 1600] [--concurrency 16] [--appends 20]
+    .venv/bin/python bench/sessions.py [--requests 1600] [--concurrency 16] [--appends 20] [--no-reads]
 """
 
 from __future__ import annotations
@@ -53,31 +56,60 @@ AMQP = os.environ.get("ECHO_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 CONTENT = "How do tides work, and why are there two of them a day? " * 3  # ~170 bytes, a short chat turn
 
 ISO = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-# The same statements as services/session/repository.py, on a bare table.
-BARE_SCHEMA = """
+MESSAGE_JSON = f"""json_build_object('message_id', m.message_id, 'seq', m.seq, 'role', m.role, 'content', m.content,
+    'metadata', m.metadata, 'run_id', m.run_id, 'created_at', {ISO.format("m.created_at")})"""
+# The statements of services/session/repository.py (an append, a whole-session read), on the same tables, with
+# the same ownership check, run by a bare FastAPI + asyncpg app: no token, ORM, transaction block, cache or checks.
+BARE_APPEND = f"""WITH n AS (
+    UPDATE session.chat_sessions s
+    SET message_count = s.message_count + 1, content_bytes = s.content_bytes + $5, version = s.version + 1,
+        updated_at = now()
+    WHERE s.session_id = $1 AND s.user_id = $2 AND s.message_count < 20000 AND s.content_bytes + $5 <= 16777216
+    RETURNING s.session_id, s.message_count, s.version)
+INSERT INTO session.messages AS m (session_id, seq, message_id, role, content, metadata, run_id, created_at)
+SELECT n.session_id, n.message_count, gen_random_uuid(), $3::text, $4::text, '{{}}'::jsonb, NULL, clock_timestamp()
+FROM n
+RETURNING (SELECT version FROM n) AS version, {MESSAGE_JSON}::text AS body"""
+BARE_READ = f"""SELECT s.version, json_build_object('session_id', s.session_id, 'title', s.title,
+    'context_type', s.context_type, 'context_id', s.context_id, 'variables', s.variables,
+    'selected_tool_ids', s.selected_tool_ids, 'run_ids', s.run_ids,
+    'messages', (SELECT coalesce(json_agg({MESSAGE_JSON} ORDER BY m.seq), '[]'::json)
+                 FROM session.messages m WHERE m.session_id = s.session_id),
+    'message_count', s.message_count, 'created_at', {ISO.format("s.created_at")},
+    'updated_at', {ISO.format("s.updated_at")})::text AS body
+FROM session.chat_sessions s WHERE s.session_id = $1 AND s.user_id = $2"""
+# Grows a session to `size` messages in one statement (filling 10,000 through the API would take minutes).
+FILL_SERVICE = """WITH m AS (
+    INSERT INTO session.messages (session_id, seq, message_id, role, content, created_at)
+    SELECT $1, i, gen_random_uuid(), CASE WHEN i % 2 = 1 THEN 'user' ELSE 'assistant' END,
+           'message ' || i || ': ' || $3::text, now()
+    FROM generate_series(1, $2::int) i
+    RETURNING octet_length(content) AS b)
+UPDATE session.chat_sessions SET message_count = $2, content_bytes = (SELECT sum(b) FROM m),
+    version = version + 1, updated_at = now()
+WHERE session_id = $1"""
+
+# The storage before messages became rows, kept here as the write-amplification baseline: the messages of a
+# session as one JSONB array on its row (lz4, as it was), and the append statement it took.
+OLD_SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS bench;
 CREATE TABLE bench.sessions (
     id uuid PRIMARY KEY, message_count integer NOT NULL DEFAULT 0, messages jsonb NOT NULL DEFAULT '[]',
-    created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now());
+    version bigint NOT NULL DEFAULT 1, updated_at timestamptz NOT NULL DEFAULT now());
 ALTER TABLE bench.sessions ALTER COLUMN messages SET COMPRESSION lz4;
 """
-BARE_APPEND = f"""UPDATE bench.sessions SET message_count = message_count + 1, updated_at = now(),
+OLD_APPEND = f"""UPDATE bench.sessions SET message_count = message_count + 1, version = version + 1,
+    updated_at = now(),
     messages = messages || jsonb_build_array(jsonb_build_object('message_id', gen_random_uuid()::text,
         'seq', message_count + 1, 'role', $2::text, 'content', $3::text, 'metadata', '{{}}'::jsonb, 'run_id', NULL,
         'created_at', {ISO.format("clock_timestamp()")}))
 WHERE id = $1 RETURNING (messages -> -1)::text"""
-BARE_READ = f"""SELECT json_build_object('session_id', id, 'messages', messages, 'message_count', message_count,
-    'created_at', {ISO.format("created_at")}, 'updated_at', {ISO.format("updated_at")})::text
-FROM bench.sessions WHERE id = $1"""
-# Grows a session to `size` messages in one statement (filling 10,000 through the API would take minutes).
-_FILL_MESSAGES = f"""SELECT jsonb_agg(jsonb_build_object('message_id', gen_random_uuid()::text, 'seq', i,
-        'role', CASE WHEN i % 2 = 1 THEN 'user' ELSE 'assistant' END, 'content', c, 'metadata', '{{}}'::jsonb,
-        'run_id', NULL, 'created_at', {ISO.format("now()")}) ORDER BY i) AS m, sum(octet_length(c)) AS b
-    FROM (SELECT i, 'message ' || i || ': ' || $3::text AS c FROM generate_series(1, $2::int) i) g"""
-FILL_SERVICE = f"""UPDATE session.chat_sessions SET messages = f.m, message_count = $2, content_bytes = f.b,
-    version = version + 1, updated_at = now() FROM ({_FILL_MESSAGES}) f WHERE session_id = $1"""
-FILL_BARE = f"""UPDATE bench.sessions SET messages = f.m, message_count = $2, updated_at = now()
-    FROM ({_FILL_MESSAGES}) f WHERE id = $1"""
+OLD_FILL = f"""UPDATE bench.sessions SET messages = f.m, message_count = $2, updated_at = now()
+    FROM (SELECT jsonb_agg(jsonb_build_object('message_id', gen_random_uuid()::text, 'seq', i,
+        'role', CASE WHEN i % 2 = 1 THEN 'user' ELSE 'assistant' END, 'content', 'message ' || i || ': ' || $3::text,
+        'metadata', '{{}}'::jsonb, 'run_id', NULL, 'created_at', {ISO.format("now()")}) ORDER BY i) AS m
+        FROM generate_series(1, $2::int) i) f
+    WHERE id = $1"""
 
 
 class BareMessageIn(BaseModel):
@@ -94,15 +126,16 @@ def bare_app(dsn: str) -> FastAPI:
 
     app = FastAPI(lifespan=lifespan)
 
-    @app.post("/s/{sid}/messages", status_code=201)
-    async def append(sid: uuid.UUID, body: BareMessageIn) -> Response:
-        row = await app.state.pool.fetchval(BARE_APPEND, sid, body.role, body.content)
-        return Response(row, status_code=201 if row else 404, media_type="application/json")
+    @app.post("/u/{uid}/s/{sid}/messages", status_code=201)
+    async def append(uid: uuid.UUID, sid: uuid.UUID, body: BareMessageIn) -> Response:
+        nbytes = len(body.content.encode())
+        row = await app.state.pool.fetchrow(BARE_APPEND, sid, uid, body.role, body.content, nbytes)
+        return Response(row["body"] if row else None, status_code=201 if row else 404, media_type="application/json")
 
-    @app.get("/s/{sid}")
-    async def read(sid: uuid.UUID) -> Response:
-        row = await app.state.pool.fetchval(BARE_READ, sid)
-        return Response(row, status_code=200 if row else 404, media_type="application/json")
+    @app.get("/u/{uid}/s/{sid}")
+    async def read(uid: uuid.UUID, sid: uuid.UUID) -> Response:
+        row = await app.state.pool.fetchrow(BARE_READ, sid, uid)
+        return Response(row["body"] if row else None, status_code=200 if row else 404, media_type="application/json")
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -171,6 +204,14 @@ async def compare(n: int, c: int, contenders: list[tuple[str, Request, int]], ro
     return [results[name] for name, _, _ in contenders]
 
 
+async def wal_of(db: asyncpg.Connection, statement: Callable[[], Awaitable[object]], times: int) -> int:
+    """WAL bytes written while `statement` runs `times` times in a row, each in its own transaction."""
+    start = await db.fetchval("SELECT pg_current_wal_lsn()::text")
+    for _ in range(times):
+        await statement()
+    return int(await db.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::text::pg_lsn)", start))
+
+
 def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -216,13 +257,9 @@ async def run(
         "bare": _client(f"http://127.0.0.1:{bare_port}", c),
     }
     message = {"role": "user", "content": CONTENT}
-
-    async def bare_session(size: int = 0) -> str:
-        sid = uuid.uuid4()
-        await db.execute("INSERT INTO bench.sessions (id) VALUES ($1)", sid)
-        if size:
-            await db.execute(FILL_BARE, sid, size, CONTENT)
-        return str(sid)
+    with httpx.Client(base_url=on.url, timeout=30) as gw:
+        user_id = uuid.UUID(gw.get("/auth/me", headers=auth).json()["user_id"])
+    bare_prefix = f"/u/{user_id}/s"
 
     async def service_session(size: int = 0) -> str:
         r = await clients["gateway"].post("/sessions", json={"title": "bench"})
@@ -244,28 +281,33 @@ async def run(
 
         return get
 
+    summary: list[str] = []
     try:
         print(f"\nThroughput: {c} concurrent clients in this process, {n} requests per line unless noted,")
         print("in 4 interleaved rounds per group so that other load on the machine falls on every line alike.")
+        # Each stack appends to sessions of its own (the same tables, the same statement).
         ours = [await service_session() for _ in range(c)]
-        bare = [await bare_session() for _ in range(c)]
+        bare = [await service_session() for _ in range(c)]
         print("append (one message to one of c sessions)")
-        gw, direct, b = await compare(
+        via_gateway, direct, bare_append = await compare(
             n,
             c,
             [
                 ("gateway -> session service", poster("gateway", ours, "/sessions"), 201),
                 ("session service direct", poster("direct", ours, "/sessions"), 201),
-                ("bare FastAPI + asyncpg", poster("bare", bare, "/s"), 201),
+                ("bare FastAPI + asyncpg", poster("bare", bare, bare_prefix), 201),
             ],
         )
-        for r in (gw, direct, b):
-            print(r.line(c))
-        print(f"  bare / gateway: {b.rps / gw.rps:.1f}x the throughput; bare / direct: {b.rps / direct.rps:.1f}x")
+        for res in (via_gateway, direct, bare_append):
+            print(res.line(c))
+        direct_ratio, gateway_ratio = direct.rps / bare_append.rps, via_gateway.rps / bare_append.rps
+        print(f"  direct / bare: {direct_ratio:.2f}x the throughput; gateway / bare: {gateway_ratio:.2f}x")
+        summary.append(f"  session service direct append throughput / bare: {direct_ratio:.2f}x (target >= 0.75)")
+        summary.append(f"  append through the gateway / bare:                {gateway_ratio:.2f}x (target >= 0.5)")
 
-        for size, count in ((20, n), (1000, max(n // 5, 100))):
+        for size, count in ((20, n), (1000, max(n // 5, 100))) if not args.no_reads else ():
             ours = [await service_session(size) for _ in range(c)]
-            bare = [await bare_session(size) for _ in range(c)]
+            bare = [await service_session(size) for _ in range(c)]
             hits = memcached_hits(args.memcached_port)
             results = await compare(
                 count,
@@ -276,12 +318,12 @@ async def run(
                     ("session direct, cache on", getter("direct", ours, "/sessions"), 200),
                     ("session direct, cache off", getter("direct_off", ours, "/sessions"), 200),
                     ("session direct, Memcached down", getter("direct_down", ours, "/sessions"), 200),
-                    ("bare FastAPI + asyncpg", getter("bare", bare, "/s"), 200),
+                    ("bare FastAPI + asyncpg", getter("bare", bare, bare_prefix), 200),
                 ],
             )
             cached_reads = 2 * (count + 2 * c)  # both cache-on lines, warm-up included
             hit_ratio = (memcached_hits(args.memcached_port) - hits) / cached_reads
-            kib = len((await clients["bare"].get(f"/s/{bare[0]}")).content) / 1024
+            kib = len((await clients["bare"].get(f"{bare_prefix}/{bare[0]}")).content) / 1024
             print(f"read a {size:,}-message session ({kib:,.0f} KiB of JSON)")
             for r in results:
                 print(r.line(c))
@@ -302,20 +344,56 @@ async def run(
 
         print(f"\nAppend latency by session size: {args.appends} appends in a row (no concurrency) per size and stack.")
         print(f"  {'messages':>10}   {'gateway p50':>12} {'p99':>8}   {'bare p50':>9} {'p99':>8}")
+        p50: dict[int, float] = {}
         for size in (10, 1000, 10000):
             g_res, b_res = await compare(
                 args.appends,
                 1,
                 [
                     ("gateway", poster("gateway", [await service_session(size)], "/sessions"), 201),
-                    ("bare", poster("bare", [await bare_session(size)], "/s"), 201),
+                    ("bare", poster("bare", [await service_session(size)], bare_prefix), 201),
                 ],
                 rounds=2,
             )
+            p50[size] = pct(g_res.ms, 50)
             print(
                 f"  {size:>10,}   {pct(g_res.ms, 50):9.2f} ms {pct(g_res.ms, 99):5.2f} ms"
                 f"   {pct(b_res.ms, 50):6.2f} ms {pct(b_res.ms, 99):5.2f} ms"
             )
+        summary.append(
+            f"  gateway append p50 at 10,000 messages / at 10:    {p50[10000] / p50[10]:.2f}x "
+            f"({p50[10000]:.2f} vs {p50[10]:.2f} ms; target <= 2)"
+        )
+
+        k = args.wal_appends
+        print(f"\nWrite amplification: WAL for {k:,} appends in a row to a session holding 5,000 messages")
+        print("(pg_current_wal_lsn() before and after; the cluster is shared, so other writers add a little).")
+        nbytes = len(CONTENT.encode())
+        old_sid = uuid.uuid4()
+        await db.execute("INSERT INTO bench.sessions (id) VALUES ($1)", old_sid)
+        await db.execute(OLD_FILL, old_sid, 5000, CONTENT)
+
+        async def old_append() -> object:
+            return await db.execute(OLD_APPEND, old_sid, "user", CONTENT)
+
+        old_wal = await wal_of(db, old_append, k)
+        new_wal = []
+        for _ in range(3):  # the least of three: the figure closest to our own share of the WAL
+            sid = uuid.UUID(await service_session(5000))
+
+            async def new_append(sid: uuid.UUID = sid) -> object:
+                return await db.execute(BARE_APPEND, sid, user_id, "user", CONTENT, nbytes)
+
+            new_wal.append(await wal_of(db, new_append, k))
+        new = min(new_wal)
+        print(f"  old storage (the JSONB-array append): {old_wal / 1e6:10.1f} MB  ({old_wal / k:,.0f} B per append)")
+        print(f"  messages as rows (this service):      {new / 1e6:10.1f} MB  ({new / k:,.0f} B per append)")
+        summary.append(
+            f"  WAL for {k:,} appends at 5,000 messages:        {new / 1e6:.1f} MB vs "
+            f"{old_wal / 1e6:.1f} MB for the old storage ({old_wal / new:.0f}x less)"
+        )
+        print("\nSummary, each beside its baseline from this run:")
+        print("\n".join(summary))
     finally:
         for client in clients.values():
             await client.aclose()
@@ -326,6 +404,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1600, help="requests per throughput line")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--appends", type=int, default=20, help="appends per size in the latency table")
+    parser.add_argument("--wal-appends", type=int, default=1000, help="appends per storage in the WAL figure")
+    parser.add_argument("--no-reads", action="store_true", help="skip the read tables")
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--dsn", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -388,7 +468,7 @@ def main() -> int:
         async def go() -> None:
             db = await asyncpg.connect(dsn)
             try:
-                await db.execute(BARE_SCHEMA)
+                await db.execute(OLD_SCHEMA)
                 await run(args, on, off, down, bare_port, db)
             finally:
                 await db.close()

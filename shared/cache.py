@@ -23,6 +23,7 @@ from shared.settings import Settings
 log = logging.getLogger("echoai.cache")
 
 CacheState = Literal["ok", "down", "disabled"]
+Lookup = Literal["hit", "miss", "error"]
 # Memcached refuses items over 1 MiB (its default -I) including key and header; larger values are not cached.
 MAX_VALUE_BYTES = 1024 * 1024 - 4096
 
@@ -117,20 +118,25 @@ class Cache:
 
     async def get_raw_json(self, key: str) -> bytes | None:
         """A JSON document stored by `set_raw_json`, as bytes (to be served as-is); None on a miss or failure."""
+        return (await self.lookup_raw_json(key))[1]
+
+    async def lookup_raw_json(self, key: str) -> tuple[Lookup, bytes | None]:
+        """`get_raw_json` that also says why there is no body: a miss, or Memcached could not be asked (an
+        error: unreachable, timed out, or bypassed by the open breaker). For callers that count them."""
         try:
             raw = await self._call("get", key)
         except Exception:
-            return None
+            return "error", None
         if raw is None:
-            return None
+            return "miss", None
         payload = bytes(raw)
         # Served without parsing, so anything that cannot start a JSON document (a foreign or pickled value put
         # there by another client) is dropped rather than handed to a caller.
         if payload.lstrip()[:1] not in _JSON_STARTS:
             log.warning("dropping a cache entry that is not JSON", extra={"fields": {"key": key}})
             await self.delete(key)
-            return None
-        return payload
+            return "miss", None
+        return "hit", payload
 
     async def set_raw_json(self, key: str, payload: bytes, ttl: int | None = None) -> bool:
         """Store an already serialised JSON document."""

@@ -1,9 +1,10 @@
 """Cache-aside for session reads, keyed by the session's version.
 
-A cached value is the exact JSON body of one read at one `version` of the session row, under the key
-`echo:session:v1:<session_id>:<version>[:page:<after>:<limit>]`. A read first asks PostgreSQL for the row's
-current version (a primary-key lookup, which also checks ownership), then Memcached for that version's body;
-on a miss it reads the row and stores the body under the version that came with it. A small session (see
+A cached value is the exact JSON body of one read at one `version` of the session (checked against the
+response model before it was stored), under the key `echo:session:v2:<session_id>:<version>`. A read first
+asks PostgreSQL for the row's current version (a primary-key lookup, which also checks ownership), then
+Memcached for that version's body; on a miss it reads the session and stores the body under the version that
+came with it. A small session (see
 `ECHO_SESSION_CACHE_INLINE_BYTES`) comes back whole from that first lookup: reading it costs no more than the
 version check, so it is never cached.
 So an entry never holds anything but what PostgreSQL said at that version, and a reader never asks for an
@@ -12,8 +13,9 @@ older version than the committed one:
   version's key, which no later read asks for;
 - invalidations lost while Memcached was unreachable, evictions or a restart of Memcached cannot surface an
   old body either.
-Writes still delete the previous version's entry after the commit, to give the memory back early; page
-entries are left to their short TTL. With Memcached off or its breaker open, a read is one query.
+Writes still delete the previous version's entry after the commit, to give the memory back early. With
+Memcached off or its breaker open, a read is one query. Each read that asks Memcached (or would, but the
+breaker is open) is counted in `echoai_cache_requests_total{result}`.
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.session.metrics import CACHE_REQUESTS
 from shared.cache import Cache
 from shared.db import after_commit
 
 log = logging.getLogger("echoai.session.cache")
 
-SCHEMA = "v1"  # bump when the shape of a cached body changes
-PAGE_TTL_SECONDS = 60
+SCHEMA = "v2"  # bump when the shape of a cached body changes (v2: checked bodies of the messages table)
 
 Loader = Callable[[], Awaitable[tuple[int, bytes] | None]]
 # The current version, and the body itself when the session is small enough to be read inline.
@@ -41,14 +43,14 @@ class SessionCache:
     def __init__(self, cache: Cache):
         self.cache = cache
 
-    def key(self, session_id: uuid.UUID, version: int, *suffix: str) -> str:
-        return self.cache.key("session", SCHEMA, str(session_id), str(version), *suffix)
+    def key(self, session_id: uuid.UUID, version: int) -> str:
+        return self.cache.key("session", SCHEMA, str(session_id), str(version))
 
-    async def read(
-        self, session_id: uuid.UUID, probe: Prober, load: Loader, *suffix: str, ttl: int | None = None
-    ) -> bytes | None:
+    async def read(self, session_id: uuid.UUID, probe: Prober, load: Loader) -> bytes | None:
         """The body for the session's current version; None when there is no such session of this user."""
         if not self.cache.available:
+            if self.cache.enabled:
+                CACHE_REQUESTS.labels("error").inc()
             loaded = await load()
             return loaded[1] if loaded else None
         probed = await probe()
@@ -57,14 +59,16 @@ class SessionCache:
         version, inline = probed
         if inline is not None:
             return inline
-        hit = await self.cache.get_raw_json(self.key(session_id, version, *suffix))
+        result, hit = await self.cache.lookup_raw_json(self.key(session_id, version))
+        CACHE_REQUESTS.labels(result).inc()
         if hit is not None:
             return hit
         loaded = await load()
         if loaded is None:
             return None
-        # Keyed by the version the body was read at, which may already be newer than `version`.
-        await self.cache.set_raw_json(self.key(session_id, loaded[0], *suffix), loaded[1], ttl)
+        # Keyed by the version the body was read at, which may already be newer than `version`. Stored after an
+        # error too: a failed get may have been one dead pooled connection, and the store goes on another.
+        await self.cache.set_raw_json(self.key(session_id, loaded[0]), loaded[1])
         return loaded[1]
 
     def invalidate(self, db: AsyncSession, session_id: uuid.UUID, superseded_version: int | None) -> None:

@@ -1,9 +1,14 @@
 """All SQL of the session service.
 
-Session and message objects are built as JSON by PostgreSQL (`json_build_object(...)::text`) and served as
-they come: the stored message objects already have the public shape, so a session with thousands of messages
-is never decoded and re-encoded in Python. Every change is one statement that also bumps `version`; nothing
-is read, modified in Python and written back.
+Sessions and messages come out of PostgreSQL as JSON text (`json_build_object(...)::text`), ready to be checked
+against the response models and sent: a session with thousands of messages is never turned into Python objects
+row by row. A whole session is one query (the session row, its messages aggregated in seq order over the
+primary key).
+
+Locking: every write of a session's messages holds its session row's lock. An append takes it with the `UPDATE`
+that also computes the next seq; writes that must look at the messages first (take back the latest, store a
+run's outcome once, replace an imported session) take it with `SELECT ... FOR UPDATE` and then run their
+statements, each of which sees everything committed before it (READ COMMITTED takes a snapshot per statement).
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import Select, String, TextClause, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.session.models import ChatSession
+from shared.pagination import Keyset, older_than
 
 
 def _iso(expr: str) -> str:
@@ -23,104 +31,124 @@ def _iso(expr: str) -> str:
     return f"""to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 
 
-def _session_json(*, with_messages: bool) -> str:
+MESSAGE_JSON = f"""json_build_object('message_id', m.message_id, 'seq', m.seq, 'role', m.role,
+    'content', m.content, 'metadata', m.metadata, 'run_id', m.run_id, 'created_at', {_iso("m.created_at")})"""
+# A session's messages in seq order; `json_agg` over the primary-key range of the session.
+_ALL_MESSAGES = f"""(SELECT coalesce(json_agg({MESSAGE_JSON} ORDER BY m.seq), '[]'::json)
+    FROM session.messages m WHERE m.session_id = s.session_id)"""
+
+
+def _session_json(messages: str | None) -> str:
     fields = [
-        "'session_id', session_id",
-        "'title', title",
-        "'context_type', context_type",
-        "'context_id', context_id",
-        "'variables', variables",
-        "'selected_tool_ids', selected_tool_ids",
-        "'run_ids', run_ids",
-        *(["'messages', messages"] if with_messages else []),
-        "'message_count', message_count",
-        f"'created_at', {_iso('created_at')}",
-        f"'updated_at', {_iso('updated_at')}",
+        "'session_id', s.session_id",
+        "'title', s.title",
+        "'context_type', s.context_type",
+        "'context_id', s.context_id",
+        "'variables', s.variables",
+        "'selected_tool_ids', s.selected_tool_ids",
+        "'run_ids', s.run_ids",
+        *([f"'messages', {messages}"] if messages else []),
+        "'message_count', s.message_count",
+        f"'created_at', {_iso('s.created_at')}",
+        f"'updated_at', {_iso('s.updated_at')}",
     ]
     return f"json_build_object({', '.join(fields)})::text"
 
 
-SESSION_FULL = _session_json(with_messages=True)
-SESSION_SUMMARY = _session_json(with_messages=False)
-OWNED = "session_id = :sid AND user_id = :uid"
-BUMP = "version = version + 1, updated_at = now()"
-
-# The next seq is computed in the same UPDATE (SET expressions see the old row), and READ COMMITTED re-reads
-# the row after waiting for a concurrent appender: concurrent appends all land, seq gap-free.
-_NEW_MESSAGE = f"""jsonb_build_array(jsonb_build_object(
-    'message_id', CAST(:mid AS text), 'seq', message_count + 1, 'role', CAST(:role AS text),
-    'content', CAST(:content AS text), 'metadata', CAST(:metadata AS jsonb), 'run_id', CAST(:run_id AS text),
-    'created_at', {_iso("clock_timestamp()")}))"""
-_APPEND_SET = f"""message_count = message_count + 1, content_bytes = content_bytes + :nbytes, {BUMP},
-    messages = messages || {_NEW_MESSAGE}"""
+SESSION_FULL = _session_json(_ALL_MESSAGES)
+SESSION_SUMMARY = _session_json(None)
+OWNED = "s.session_id = :sid AND s.user_id = :uid"
+BUMP = "version = s.version + 1, updated_at = now()"
 
 _CREATE = text(f"""
-INSERT INTO session.chat_sessions (session_id, user_id, title, context_type, context_id, variables, selected_tool_ids)
+INSERT INTO session.chat_sessions AS s (session_id, user_id, title, context_type, context_id, variables,
+    selected_tool_ids)
 VALUES (:sid, :uid, :title, :ctype, :cid, CAST(:variables AS jsonb), CAST(:tools AS jsonb))
-RETURNING version, {SESSION_FULL} AS body""")
+RETURNING s.version, {_session_json("'[]'::json")} AS body""")
 # A session's JSON size, estimated: its contents plus about 256 bytes of ids, keys and stamps per message.
-_SIZE_ESTIMATE = "content_bytes + 256 * message_count"
-# The current version, and the body too when the session is small enough to be cheaper to read than to cache.
-_PROBE = text(f"""SELECT version, CASE WHEN {_SIZE_ESTIMATE} <= :inline THEN {SESSION_FULL} END AS body
-FROM session.chat_sessions WHERE {OWNED}""")
-_FULL = text(f"SELECT version, {SESSION_FULL} AS body FROM session.chat_sessions WHERE {OWNED}")
-_DELETE = text(f"DELETE FROM session.chat_sessions WHERE {OWNED} RETURNING version")
-_TITLE = text(f"""UPDATE session.chat_sessions SET title = :title, {BUMP} WHERE {OWNED}
-RETURNING version, {SESSION_FULL} AS body""")
-_CONTEXT = text(f"""UPDATE session.chat_sessions SET context_type = :ctype, context_id = :cid, {BUMP} WHERE {OWNED}
-RETURNING version, {SESSION_FULL} AS body""")
-_VARIABLES = text(f"""UPDATE session.chat_sessions
-SET variables = session.jsonb_merge_patch(variables, CAST(:patch AS jsonb)), {BUMP} WHERE {OWNED}
-RETURNING version, variables::text AS body""")
-_TOOLS = text(f"""UPDATE session.chat_sessions SET selected_tool_ids = CAST(:tools AS jsonb), {BUMP} WHERE {OWNED}
-RETURNING version, selected_tool_ids::text AS body""")
+_SIZE_ESTIMATE = "s.content_bytes + 256 * s.message_count"
+# The current version, and the body too when the session is small enough to be cheaper to read than to cache
+# (the messages are only aggregated when the CASE takes that branch).
+_PROBE = text(f"""SELECT s.version, CASE WHEN {_SIZE_ESTIMATE} <= :inline THEN {SESSION_FULL} END AS body
+FROM session.chat_sessions s WHERE {OWNED}""")
+_FULL = text(f"SELECT s.version, {SESSION_FULL} AS body FROM session.chat_sessions s WHERE {OWNED}")
+_LOCK = text(f"SELECT s.message_count FROM session.chat_sessions s WHERE {OWNED} FOR UPDATE")
+_DELETE = text(f"DELETE FROM session.chat_sessions s WHERE {OWNED} RETURNING s.version")
+_TITLE = text(f"UPDATE session.chat_sessions s SET title = :title, {BUMP} WHERE {OWNED} RETURNING s.version")
+_CONTEXT = text(f"""UPDATE session.chat_sessions s SET context_type = :ctype, context_id = :cid, {BUMP}
+WHERE {OWNED} RETURNING s.version""")
+_VARIABLES = text(f"""UPDATE session.chat_sessions s
+SET variables = session.jsonb_merge_patch(s.variables, CAST(:patch AS jsonb)), {BUMP} WHERE {OWNED}
+RETURNING s.version, s.variables::text AS body""")
+_TOOLS = text(f"""UPDATE session.chat_sessions s SET selected_tool_ids = CAST(:tools AS jsonb), {BUMP}
+WHERE {OWNED} RETURNING s.version, s.selected_tool_ids::text AS body""")
 # Unchanged (and no version bump) when the run is already recorded.
-_RECORD_RUN = text(f"""UPDATE session.chat_sessions
-SET run_ids = run_ids || jsonb_build_array(CAST(:run_id AS text)), {BUMP}
-WHERE {OWNED} AND NOT run_ids @> jsonb_build_array(CAST(:run_id AS text))
-RETURNING version, run_ids::text AS body""")
-_RUN_IDS = text(f"SELECT version, run_ids::text AS body FROM session.chat_sessions WHERE {OWNED}")
-_APPEND = text(f"""UPDATE session.chat_sessions SET {_APPEND_SET}
-WHERE {OWNED} AND message_count < :max_messages AND content_bytes + :nbytes <= :max_bytes
-RETURNING version, (messages -> -1)::text AS body""")
-_SIZE = text(f"SELECT message_count, content_bytes FROM session.chat_sessions WHERE {OWNED}")
-# A run's outcome lands once however often the broker delivers it: the row lock serialises two deliveries
-# and the second one's re-checked WHERE sees the first one's message.
-_APPEND_RUN_OUTCOME = text(f"""UPDATE session.chat_sessions SET {_APPEND_SET},
-    run_ids = CASE WHEN run_ids @> jsonb_build_array(CAST(:run_id AS text)) THEN run_ids
-                   ELSE run_ids || jsonb_build_array(CAST(:run_id AS text)) END
-WHERE {OWNED}
-  AND NOT messages @> jsonb_build_array(
-      jsonb_build_object('run_id', CAST(:run_id AS text), 'role', CAST(:role AS text)))
-RETURNING version""")
-# Only the latest message may go, so seq stays gap-free (`messages[i].seq == i + 1`).
-_DELETE_LATEST = text(f"""UPDATE session.chat_sessions
-SET messages = messages - (message_count - 1), message_count = message_count - 1,
-    content_bytes = content_bytes - octet_length(messages -> -1 ->> 'content'), {BUMP}
-WHERE {OWNED} AND message_count > 0 AND messages -> -1 ->> 'message_id' = :mid
-RETURNING version""")
-_HAS_MESSAGE = text(f"""SELECT messages @> jsonb_build_array(jsonb_build_object('message_id', CAST(:mid AS text)))
-FROM session.chat_sessions WHERE {OWNED}""")
-# seq is gap-free, so the page after `after_seq` is the index slice [after_seq, after_seq + limit - 1].
-_PAGE_ITEMS = """jsonb_path_query_array(messages, '$[$from to $to]',
-    jsonb_build_object('from', CAST(:after AS integer), 'to', CAST(:after AS integer) + CAST(:limit AS integer) - 1)
-)::text"""
-_PAGE = text(f"SELECT version, message_count, {_PAGE_ITEMS} AS items FROM session.chat_sessions WHERE {OWNED}")
-_PROBE_PAGE = text(f"""SELECT version, message_count,
-    CASE WHEN {_SIZE_ESTIMATE} <= :inline THEN {_PAGE_ITEMS} END AS items
-FROM session.chat_sessions WHERE {OWNED}""")
-_TOUCH = text(f"UPDATE session.chat_sessions SET {BUMP} WHERE {OWNED} RETURNING version")
-_OWNS = text(f"SELECT version FROM session.chat_sessions WHERE {OWNED}")
-_CONFIG_COLUMNS = "tool_id, config::text AS config, created_at, updated_at"
-_UPSERT_CONFIG = text(f"""INSERT INTO session.session_tool_configs (session_id, tool_id, config)
+_RECORD_RUN = text(f"""UPDATE session.chat_sessions s
+SET run_ids = s.run_ids || jsonb_build_array(CAST(:run_id AS text)), {BUMP}
+WHERE {OWNED} AND NOT s.run_ids @> jsonb_build_array(CAST(:run_id AS text))
+RETURNING s.version, s.run_ids::text AS body""")
+_RUN_IDS = text(f"SELECT s.version, s.run_ids::text AS body FROM session.chat_sessions s WHERE {OWNED}")
+
+_INSERT_MESSAGE = """INSERT INTO session.messages AS m (session_id, seq, message_id, role, content, metadata, run_id,
+    created_at)
+SELECT n.session_id, n.message_count, CAST(:mid AS uuid), CAST(:role AS text), CAST(:content AS text),
+    CAST(:metadata AS jsonb), CAST(:run_id AS uuid), clock_timestamp()
+FROM n"""
+# One statement, one round trip: the UPDATE takes the session row's lock and the next seq (SET expressions see
+# the old row; a concurrent appender waits for the lock and then re-reads the row), the INSERT writes the message.
+_APPEND = text(f"""WITH n AS (
+    UPDATE session.chat_sessions s
+    SET message_count = s.message_count + 1, content_bytes = s.content_bytes + :nbytes, {BUMP}
+    WHERE {OWNED} AND s.message_count < :max_messages AND s.content_bytes + :nbytes <= :max_bytes
+    RETURNING s.session_id, s.message_count, s.version, {_SIZE_ESTIMATE} - :nbytes - 256 AS size_before)
+{_INSERT_MESSAGE}
+RETURNING (SELECT version FROM n) AS version, (SELECT size_before FROM n) AS size_before,
+    {MESSAGE_JSON}::text AS body""")
+_SIZE = text(f"SELECT s.message_count, s.content_bytes FROM session.chat_sessions s WHERE {OWNED}")
+# Run after `_LOCK`: the NOT EXISTS then sees a concurrent delivery's message (it committed before we got the
+# lock), so a run's outcome lands once however often the broker delivers it.
+_APPEND_RUN_OUTCOME = text(f"""WITH n AS (
+    UPDATE session.chat_sessions s
+    SET message_count = s.message_count + 1, content_bytes = s.content_bytes + :nbytes, {BUMP},
+        run_ids = CASE WHEN s.run_ids @> jsonb_build_array(CAST(:run_key AS text)) THEN s.run_ids
+                       ELSE s.run_ids || jsonb_build_array(CAST(:run_key AS text)) END
+    WHERE {OWNED} AND NOT EXISTS (
+        SELECT 1 FROM session.messages m
+        WHERE m.session_id = s.session_id AND m.run_id = CAST(:run_id AS uuid) AND m.role = CAST(:role AS text))
+    RETURNING s.session_id, s.message_count, s.version)
+{_INSERT_MESSAGE}
+RETURNING (SELECT version FROM n)""")
+# Run after `_LOCK` (which gave the latest seq): only the latest message may go, so seq stays gap-free.
+_DELETE_LATEST = text(f"""WITH d AS (
+    DELETE FROM session.messages m WHERE m.session_id = :sid AND m.seq = :seq AND m.message_id = :mid
+    RETURNING octet_length(m.content) AS nbytes)
+UPDATE session.chat_sessions s SET message_count = s.message_count - 1, content_bytes = s.content_bytes - d.nbytes,
+    {BUMP}
+FROM d WHERE {OWNED}
+RETURNING s.version""")
+_HAS_MESSAGE = text(f"""SELECT EXISTS (SELECT 1 FROM session.messages m
+    WHERE m.session_id = s.session_id AND m.message_id = :mid)
+FROM session.chat_sessions s WHERE {OWNED}""")
+# seq is gap-free, so a page is a primary-key range.
+_PAGE = text(f"""SELECT s.message_count, (
+    SELECT coalesce(json_agg({MESSAGE_JSON} ORDER BY m.seq), '[]'::json)::text
+    FROM (SELECT * FROM session.messages p WHERE p.session_id = s.session_id AND p.seq > :after
+          ORDER BY p.seq LIMIT :limit) m) AS items
+FROM session.chat_sessions s WHERE {OWNED}""")
+_TOUCH = text(f"UPDATE session.chat_sessions s SET {BUMP} WHERE {OWNED} RETURNING s.version")
+_OWNS = text(f"SELECT s.version FROM session.chat_sessions s WHERE {OWNED}")
+_CONFIG_JSON = f"""json_build_object('tool_id', c.tool_id, 'config', c.config,
+    'created_at', {_iso("c.created_at")}, 'updated_at', {_iso("c.updated_at")})::text"""
+_UPSERT_CONFIG = text(f"""INSERT INTO session.session_tool_configs AS c (session_id, tool_id, config)
 VALUES (:sid, :tool_id, CAST(:config AS jsonb))
 ON CONFLICT (session_id, tool_id) DO UPDATE SET config = EXCLUDED.config, updated_at = now()
-RETURNING {_CONFIG_COLUMNS}""")
+RETURNING {_CONFIG_JSON} AS body""")
 _DELETE_CONFIG = text(
     "DELETE FROM session.session_tool_configs WHERE session_id = :sid AND tool_id = :tool_id RETURNING 1"
 )
-_LIST_CONFIGS = text(f"""SELECT {_CONFIG_COLUMNS} FROM session.session_tool_configs
-WHERE session_id = :sid AND tool_id > :after ORDER BY tool_id LIMIT :limit""")
+_LIST_CONFIGS = text(f"""SELECT coalesce(json_agg(j.body ORDER BY j.tool_id), '[]'::json)::text FROM (
+    SELECT c.tool_id, {_CONFIG_JSON}::json AS body FROM session.session_tool_configs c
+    WHERE c.session_id = :sid AND c.tool_id > :after ORDER BY c.tool_id LIMIT :limit) j""")
 
 
 @dataclass(frozen=True)
@@ -129,6 +157,16 @@ class Versioned:
 
     version: int
     body: str
+
+
+@dataclass(frozen=True)
+class Appended:
+    """A new message (JSON text), the session's new version, and the session's estimated JSON size before the
+    message (see `_SIZE_ESTIMATE`): whether the version it superseded could have been cached."""
+
+    version: int
+    body: str
+    size_before: int
 
 
 @dataclass(frozen=True)
@@ -141,24 +179,8 @@ class Probe:
 
 @dataclass(frozen=True)
 class Page:
-    version: int
     message_count: int
-    items: str | None  # None from `probe_page` for a session too large to read inline
-
-
-@dataclass(frozen=True)
-class SessionRow:
-    body: str
-    updated_at: datetime
-    session_id: uuid.UUID
-
-
-@dataclass(frozen=True)
-class ToolConfigRow:
-    tool_id: str
-    config: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
+    items: str  # a JSON array of messages
 
 
 def _dumps(value: Any) -> str:
@@ -175,7 +197,7 @@ class ImportedSession:
     variables: dict[str, Any]
     selected_tool_ids: list[str]
     run_ids: list[str]
-    messages: list[dict[str, Any]]
+    messages: list[dict[str, Any]]  # in the API's shape, seq 1, 2, ...
     content_bytes: int
     created_at: datetime
     updated_at: datetime
@@ -188,17 +210,24 @@ class ImportedSession:
 # hold. A replace goes up by one, as every other change of a session does.
 _IMPORT = text("""
 INSERT INTO session.chat_sessions AS s (session_id, user_id, title, context_type, context_id, variables,
-    selected_tool_ids, run_ids, messages, message_count, content_bytes, created_at, updated_at, version)
+    selected_tool_ids, run_ids, message_count, content_bytes, created_at, updated_at, version)
 VALUES (:sid, :uid, :title, :ctype, :cid, CAST(:variables AS jsonb), CAST(:tools AS jsonb), CAST(:run_ids AS jsonb),
-    CAST(:messages AS jsonb), jsonb_array_length(CAST(:messages AS jsonb)), :nbytes, :created_at, :updated_at,
+    jsonb_array_length(CAST(:messages AS jsonb)), :nbytes, :created_at, :updated_at,
     (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)
 ON CONFLICT (session_id) DO UPDATE SET title = EXCLUDED.title, context_type = EXCLUDED.context_type,
     context_id = EXCLUDED.context_id, variables = EXCLUDED.variables, selected_tool_ids = EXCLUDED.selected_tool_ids,
-    run_ids = EXCLUDED.run_ids, messages = EXCLUDED.messages, message_count = EXCLUDED.message_count,
+    run_ids = EXCLUDED.run_ids, message_count = EXCLUDED.message_count,
     content_bytes = EXCLUDED.content_bytes, created_at = EXCLUDED.created_at, updated_at = now(),
     version = s.version + 1
 WHERE s.user_id = EXCLUDED.user_id
 RETURNING s.version""")
+_IMPORT_CLEAR = text("DELETE FROM session.messages WHERE session_id = :sid")
+# The messages in their given order; seq is the position (the same rule the service keeps).
+_IMPORT_MESSAGES = text("""
+INSERT INTO session.messages (session_id, seq, message_id, role, content, metadata, run_id, created_at)
+SELECT :sid, e.ord::integer, (e.m ->> 'message_id')::uuid, e.m ->> 'role', e.m ->> 'content',
+       coalesce(e.m -> 'metadata', '{}'::jsonb), (e.m ->> 'run_id')::uuid, (e.m ->> 'created_at')::timestamptz
+FROM jsonb_array_elements(CAST(:messages AS jsonb)) WITH ORDINALITY AS e(m, ord)""")
 
 
 class SessionRepository:
@@ -208,6 +237,9 @@ class SessionRepository:
     async def _versioned(self, stmt: TextClause, **params: Any) -> Versioned | None:
         row = (await self.session.execute(stmt, params)).one_or_none()
         return Versioned(row.version, row.body) if row else None
+
+    async def _scalar(self, stmt: TextClause, **params: Any) -> Any:
+        return (await self.session.execute(stmt, params)).scalar_one_or_none()
 
     async def create(
         self,
@@ -238,47 +270,49 @@ class SessionRepository:
         return Probe(row.version, row.body) if row else None
 
     async def full(self, user_id: uuid.UUID, session_id: uuid.UUID) -> Versioned | None:
+        """The whole session with its messages, in one query."""
         return await self._versioned(_FULL, sid=session_id, uid=user_id)
+
+    async def lock(self, user_id: uuid.UUID, session_id: uuid.UUID) -> int | None:
+        """Lock the session row until the transaction ends; its message count, None when not this user's."""
+        return await self._scalar(_LOCK, sid=session_id, uid=user_id)  # type: ignore[no-any-return]
 
     async def list_sessions(
         self,
         user_id: uuid.UUID,
         *,
         limit: int,
-        before: tuple[datetime, uuid.UUID] | None,
+        before: Keyset | None,
         context_type: str | None,
         context_id: str | None,
-    ) -> list[SessionRow]:
-        """Newest activity first (updated_at, then session_id, descending); keyset-paginated."""
-        where = ["user_id = :uid"]
-        params: dict[str, Any] = {"uid": user_id, "limit": limit}
-        if context_type is not None:
-            where.append("context_type = :ctype")
-            params["ctype"] = context_type
-        if context_id is not None:
-            where.append("context_id = :cid")
-            params["cid"] = context_id
-        if before is not None:
-            where.append("(updated_at, session_id) < (:before_at, :before_id)")
-            params["before_at"], params["before_id"] = before
-        stmt = text(
-            f"SELECT {SESSION_SUMMARY} AS body, updated_at, session_id FROM session.chat_sessions "
-            f"WHERE {' AND '.join(where)} ORDER BY updated_at DESC, session_id DESC LIMIT :limit"
+    ) -> list[str]:
+        """Session summaries as JSON texts, newest activity first (updated_at, then session_id, descending),
+        after the keyset `before`."""
+        s = ChatSession.__table__.alias("s").c  # the alias the rendered JSON refers to
+        stmt: Select[str] = (
+            select(literal_column(SESSION_SUMMARY, String))
+            .where(s.user_id == user_id, older_than(s.updated_at, s.session_id, before))
+            .order_by(s.updated_at.desc(), s.session_id.desc())
+            .limit(limit)
         )
-        rows = (await self.session.execute(stmt, params)).all()
-        return [SessionRow(r.body, r.updated_at, r.session_id) for r in rows]
+        if context_type is not None:
+            stmt = stmt.where(s.context_type == context_type)
+        if context_id is not None:
+            stmt = stmt.where(s.context_id == context_id)
+        return [str(body) for body in (await self.session.execute(stmt)).scalars()]
 
     async def delete(self, user_id: uuid.UUID, session_id: uuid.UUID) -> int | None:
-        """The deleted session's last version; its tool configs go with it (ON DELETE CASCADE)."""
-        return (await self.session.execute(_DELETE, {"sid": session_id, "uid": user_id})).scalar_one_or_none()
+        """The deleted session's last version; its messages and tool configs go with it (ON DELETE CASCADE)."""
+        return await self._scalar(_DELETE, sid=session_id, uid=user_id)  # type: ignore[no-any-return]
 
-    async def set_title(self, user_id: uuid.UUID, session_id: uuid.UUID, title: str) -> Versioned | None:
-        return await self._versioned(_TITLE, sid=session_id, uid=user_id, title=title)
+    async def set_title(self, user_id: uuid.UUID, session_id: uuid.UUID, title: str) -> int | None:
+        return await self._scalar(_TITLE, sid=session_id, uid=user_id, title=title)  # type: ignore[no-any-return]
 
     async def set_context(
         self, user_id: uuid.UUID, session_id: uuid.UUID, context_type: str, context_id: str | None
-    ) -> Versioned | None:
-        return await self._versioned(_CONTEXT, sid=session_id, uid=user_id, ctype=context_type, cid=context_id)
+    ) -> int | None:
+        params = {"sid": session_id, "uid": user_id, "ctype": context_type, "cid": context_id}
+        return await self._scalar(_CONTEXT, **params)  # type: ignore[no-any-return]
 
     async def patch_variables(
         self, user_id: uuid.UUID, session_id: uuid.UUID, patch: dict[str, Any]
@@ -309,21 +343,27 @@ class SessionRepository:
         run_id: uuid.UUID | None,
         max_messages: int,
         max_bytes: int,
-    ) -> Versioned | None:
-        """The new message; None when the session is missing or full (see `size`)."""
-        return await self._versioned(
-            _APPEND,
-            sid=session_id,
-            uid=user_id,
-            mid=str(uuid.uuid4()),
-            role=role,
-            content=content,
-            metadata=_dumps(metadata),
-            run_id=str(run_id) if run_id else None,
-            nbytes=len(content.encode()),
-            max_messages=max_messages,
-            max_bytes=max_bytes,
-        )
+    ) -> Appended | None:
+        """The new message; None when the session is missing or full (see `size`).
+
+        Must be the first statement of its unit of work: it is a whole transaction by itself (one statement, which
+        PostgreSQL runs atomically), so it runs in autocommit, one round trip instead of BEGIN, it, COMMIT. The
+        request's commit then has nothing left to do and runs its after-commit hooks as usual."""
+        await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        params = {
+            "sid": session_id,
+            "uid": user_id,
+            "mid": uuid.uuid4(),
+            "role": role,
+            "content": content,
+            "metadata": _dumps(metadata),
+            "run_id": run_id,
+            "nbytes": len(content.encode()),
+            "max_messages": max_messages,
+            "max_bytes": max_bytes,
+        }
+        row = (await self.session.execute(_APPEND, params)).one_or_none()
+        return Appended(row.version, row.body, row.size_before) if row else None
 
     async def size(self, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[int, int] | None:
         row = (await self.session.execute(_SIZE, {"sid": session_id, "uid": user_id})).one_or_none()
@@ -340,62 +380,63 @@ class SessionRepository:
         metadata: dict[str, Any],
     ) -> int | None:
         """The new version, or None when the session is gone or this run's message of `role` is already there."""
-        params = {
-            "sid": session_id,
-            "uid": user_id,
-            "mid": str(uuid.uuid4()),
-            "role": role,
-            "content": content,
-            "metadata": _dumps(metadata),
-            "run_id": str(run_id),
-            "nbytes": len(content.encode()),
-        }
-        return (await self.session.execute(_APPEND_RUN_OUTCOME, params)).scalar_one_or_none()
+        if await self.lock(user_id, session_id) is None:
+            return None
+        return await self._scalar(  # type: ignore[no-any-return]
+            _APPEND_RUN_OUTCOME,
+            sid=session_id,
+            uid=user_id,
+            mid=uuid.uuid4(),
+            role=role,
+            content=content,
+            metadata=_dumps(metadata),
+            run_id=run_id,
+            run_key=str(run_id),
+            nbytes=len(content.encode()),
+        )
 
     async def delete_latest_message(
         self, user_id: uuid.UUID, session_id: uuid.UUID, message_id: uuid.UUID
     ) -> int | None:
-        params = {"sid": session_id, "uid": user_id, "mid": str(message_id)}
-        return (await self.session.execute(_DELETE_LATEST, params)).scalar_one_or_none()
+        """The new version when `message_id` was the latest message and is gone; None otherwise."""
+        latest = await self.lock(user_id, session_id)
+        if not latest:
+            return None
+        params = {"sid": session_id, "uid": user_id, "mid": message_id, "seq": latest}
+        return await self._scalar(_DELETE_LATEST, **params)  # type: ignore[no-any-return]
 
     async def has_message(self, user_id: uuid.UUID, session_id: uuid.UUID, message_id: uuid.UUID) -> bool | None:
         """None when there is no such session of this user."""
-        params = {"sid": session_id, "uid": user_id, "mid": str(message_id)}
-        return (await self.session.execute(_HAS_MESSAGE, params)).scalar_one_or_none()
+        return await self._scalar(_HAS_MESSAGE, sid=session_id, uid=user_id, mid=message_id)  # type: ignore[no-any-return]
 
-    async def page(
-        self, user_id: uuid.UUID, session_id: uuid.UUID, after_seq: int, limit: int, *, inline_bytes: int | None = None
-    ) -> Page | None:
-        """Messages after `after_seq`; with `inline_bytes`, only for a session no larger than that (a probe)."""
-        params: dict[str, Any] = {"sid": session_id, "uid": user_id, "after": after_seq, "limit": limit}
-        stmt = _PAGE
-        if inline_bytes is not None:
-            stmt, params["inline"] = _PROBE_PAGE, inline_bytes
-        row = (await self.session.execute(stmt, params)).one_or_none()
-        return Page(row.version, row.message_count, row.items) if row else None
+    async def page(self, user_id: uuid.UUID, session_id: uuid.UUID, after_seq: int, limit: int) -> Page | None:
+        """Up to `limit` messages with seq > `after_seq`, oldest first, and the session's message count."""
+        params = {"sid": session_id, "uid": user_id, "after": after_seq, "limit": limit}
+        row = (await self.session.execute(_PAGE, params)).one_or_none()
+        return Page(row.message_count, row.items) if row else None
 
     async def touch(self, user_id: uuid.UUID, session_id: uuid.UUID) -> int | None:
         """Bump the session's version (it changed through a side table); None when not this user's session."""
-        return (await self.session.execute(_TOUCH, {"sid": session_id, "uid": user_id})).scalar_one_or_none()
+        return await self._scalar(_TOUCH, sid=session_id, uid=user_id)  # type: ignore[no-any-return]
 
     async def owns(self, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
         return (await self.session.execute(_OWNS, {"sid": session_id, "uid": user_id})).first() is not None
 
-    async def upsert_tool_config(self, session_id: uuid.UUID, tool_id: str, config: dict[str, Any]) -> ToolConfigRow:
+    async def upsert_tool_config(self, session_id: uuid.UUID, tool_id: str, config: dict[str, Any]) -> str:
         params = {"sid": session_id, "tool_id": tool_id, "config": _dumps(config)}
-        row = (await self.session.execute(_UPSERT_CONFIG, params)).one()
-        return ToolConfigRow(row.tool_id, json.loads(row.config), row.created_at, row.updated_at)
+        return str((await self.session.execute(_UPSERT_CONFIG, params)).scalar_one())
 
     async def delete_tool_config(self, session_id: uuid.UUID, tool_id: str) -> bool:
         return (await self.session.execute(_DELETE_CONFIG, {"sid": session_id, "tool_id": tool_id})).first() is not None
 
-    async def list_tool_configs(self, session_id: uuid.UUID, *, after: str, limit: int) -> list[ToolConfigRow]:
-        rows = (await self.session.execute(_LIST_CONFIGS, {"sid": session_id, "after": after, "limit": limit})).all()
-        return [ToolConfigRow(r.tool_id, json.loads(r.config), r.created_at, r.updated_at) for r in rows]
+    async def list_tool_configs(self, session_id: uuid.UUID, *, after: str, limit: int) -> str:
+        """A JSON array of tool configs by tool_id."""
+        params = {"sid": session_id, "after": after, "limit": limit}
+        return str((await self.session.execute(_LIST_CONFIGS, params)).scalar_one())
 
     async def import_session(self, s: ImportedSession) -> int | None:
-        """Write a whole session under its given ID (the legacy importer); the row's version, or None when the
-        session_id belongs to another user."""
+        """Write a whole session under its given ID (the legacy importer): the row, then its messages replaced.
+        The row's version, or None when the session_id belongs to another user."""
         params = {
             "sid": s.session_id,
             "uid": s.user_id,
@@ -410,4 +451,11 @@ class SessionRepository:
             "created_at": s.created_at,
             "updated_at": s.updated_at,
         }
-        return (await self.session.execute(_IMPORT, params)).scalar_one_or_none()
+        # The upsert takes the row lock (a new row is invisible to others until the commit), so no append can
+        # slip in between clearing the old messages and writing the new ones.
+        version = await self._scalar(_IMPORT, **params)
+        if version is None:
+            return None
+        await self.session.execute(_IMPORT_CLEAR, {"sid": s.session_id})
+        await self.session.execute(_IMPORT_MESSAGES, {"sid": s.session_id, "messages": params["messages"]})
+        return int(version)

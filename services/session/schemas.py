@@ -1,17 +1,29 @@
-"""Request bodies and response shapes (CONTRACT §5).
+"""Request bodies and response models of the session API.
 
-Session and message objects are rendered by PostgreSQL (see repository.py) and served as-is; the response
-models here document them and are used where a response is built in Python.
+Every response is checked against its model. Sessions and messages are rendered as JSON by PostgreSQL (see
+repository.py), validated with the model (`check`) and then sent as they are, so a session of thousands of
+messages is parsed once and never re-encoded; PostgreSQL writes timestamps in the same fixed format the
+models dump (`Timestamp`). Lists are built as models and dumped by FastAPI.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 ContextType = Literal["general", "workflow", "agent", "workflow_design"]
 Role = Literal["user", "assistant", "system", "tool"]
@@ -78,17 +90,34 @@ class MessageIn(_In):
     run_id: uuid.UUID | None = None
 
 
-class MessageOut(BaseModel):
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# Always six digits of microseconds and `Z`, as PostgreSQL renders them: the text sorts as the time does.
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_utc_text, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+
+
+class _Out(BaseModel):
+    # A key the model does not declare fails the check instead of reaching a client undocumented.
+    model_config = ConfigDict(extra="forbid")
+
+
+class MessageOut(_Out):
     message_id: uuid.UUID
     seq: int
     role: Role
     content: str
     metadata: dict[str, Any]
     run_id: uuid.UUID | None
-    created_at: datetime
+    created_at: Timestamp
 
 
-class SessionSummary(BaseModel):
+class SessionSummary(_Out):
     """A session in `GET /sessions`: everything but the messages."""
 
     session_id: uuid.UUID
@@ -99,45 +128,61 @@ class SessionSummary(BaseModel):
     selected_tool_ids: list[str]
     run_ids: list[uuid.UUID]
     message_count: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class SessionOut(SessionSummary):
     messages: list[MessageOut]
 
 
-class SessionPage(BaseModel):
+class SessionPage(_Out):
     items: list[SessionSummary]
     next_cursor: str | None = None
 
 
-class MessagePage(BaseModel):
+class MessagePage(_Out):
     items: list[MessageOut]
     next_cursor: str | None = None
     # The highest seq in the session: a client is up to date once it has seen it.
     last_seq: int
 
 
-class VariablesOut(BaseModel):
+class VariablesOut(_Out):
     variables: dict[str, Any]
 
 
-class ToolsOut(BaseModel):
+class ToolsOut(_Out):
     selected_tool_ids: list[str]
 
 
-class RunIdsOut(BaseModel):
+class RunIdsOut(_Out):
     run_ids: list[uuid.UUID]
 
 
-class ToolConfigOut(BaseModel):
+class ToolConfigOut(_Out):
     tool_id: str
     config: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
-class ToolConfigPage(BaseModel):
+class ToolConfigPage(_Out):
     items: list[ToolConfigOut]
     next_cursor: str | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Checked(Generic[M]):
+    """A JSON body that validated as `M`: freshly rendered and checked, or cached after it was checked."""
+
+    body: bytes
+
+
+def check(model: type[M], raw: str | bytes) -> Checked[M]:
+    """Validate JSON text against `model` (a mismatch raises, so it is never sent) and keep the text to send."""
+    model.__pydantic_validator__.validate_json(raw)
+    return Checked(raw.encode() if isinstance(raw, str) else raw)

@@ -1,31 +1,48 @@
 """Chat sessions: the rules (limits, ownership, pagination, run outcomes) between the API and the repository.
 
-Bodies are JSON texts rendered by PostgreSQL; nothing here commits (the request dependency or the consumer
-does), and cache invalidation is registered to run after the commit.
+Sessions and messages are JSON texts rendered by PostgreSQL and checked against the response models here
+(`check`), before they are sent or cached. Nothing here commits (the request dependency or the consumer does),
+and cache invalidation is registered to run after the commit.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.session.caching import PAGE_TTL_SECONDS, SessionCache
-from services.session.repository import Page, SessionRepository, ToolConfigRow, Versioned
-from services.session.schemas import ContextIn, MessageIn, SessionCreate, ToolConfigOut
+from services.session.caching import SessionCache
+from services.session.repository import SessionRepository
+from services.session.schemas import (
+    Checked,
+    ContextIn,
+    MessageIn,
+    MessageOut,
+    MessagePage,
+    RunIdsOut,
+    SessionCreate,
+    SessionOut,
+    SessionPage,
+    SessionSummary,
+    ToolConfigOut,
+    ToolConfigPage,
+    ToolsOut,
+    VariablesOut,
+    check,
+)
 from shared.cache import Cache
-from shared.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from shared.errors import Conflict, NotFound, PayloadTooLarge
 from shared.messaging.messages import RunFinishedV1
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_keyset, decode_number, decode_text, keyset_cursor, split_page
 
 MAX_CONTENT_BYTES = 64 * 1024
 MAX_METADATA_BYTES = 16 * 1024
 MAX_VARIABLES_BYTES = 64 * 1024
 MAX_TOOL_CONFIG_BYTES = 64 * 1024
-# Every append rewrites the session's messages, so a session has a ceiling; start a new one past it.
+# A whole session is read (and cached) in one piece, so a session has a ceiling; start a new one past it.
 MAX_MESSAGES = 20_000
 MAX_SESSION_CONTENT_BYTES = 16 * 1024 * 1024
 # A run's answer is never refused, only cut at this size.
@@ -38,10 +55,8 @@ def _not_found() -> NotFound:
     return NotFound(_SESSION_NOT_FOUND, error="session_not_found")
 
 
-def _bad_cursor() -> BadRequest:
-    return BadRequest(
-        "The cursor is not one this API handed out; start again without `cursor`.", error="invalid_cursor"
-    )
+_MESSAGES = TypeAdapter(list[MessageOut])
+_TOOL_CONFIGS = TypeAdapter(list[ToolConfigOut])
 
 
 def _size(value: Any) -> int:
@@ -65,10 +80,6 @@ def _dedupe(ids: list[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def _page_body(items: str, next_cursor: str | None, last_seq: int) -> bytes:
-    return f'{{"items":{items},"next_cursor":{json.dumps(next_cursor)},"last_seq":{last_seq}}}'.encode()
-
-
 class SessionService:
     def __init__(self, db: AsyncSession, cache: Cache, *, inline_bytes: int = 32 * 1024):
         self.db = db
@@ -80,15 +91,20 @@ class SessionService:
     def _changed(self, session_id: uuid.UUID, new_version: int) -> None:
         self.cache.invalidate(self.db, session_id, new_version - 1)
 
-    def _found(self, session_id: uuid.UUID, result: Versioned | None) -> str:
-        if result is None:
+    async def _changed_session(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, version: int | None
+    ) -> Checked[SessionOut]:
+        """After a change of the session row: the whole session as it now is (our row lock keeps it still)."""
+        if version is None:
             raise _not_found()
-        self._changed(session_id, result.version)
-        return result.body
+        self._changed(session_id, version)
+        current = await self.repo.full(user_id, session_id)
+        assert current is not None
+        return check(SessionOut, current.body)
 
     # Sessions
 
-    async def create(self, user_id: uuid.UUID, body: SessionCreate) -> str:
+    async def create(self, user_id: uuid.UUID, body: SessionCreate) -> Checked[SessionOut]:
         _check_size("variables", _size(body.variables), MAX_VARIABLES_BYTES)
         created = await self.repo.create(
             user_id,
@@ -98,43 +114,43 @@ class SessionService:
             variables=body.variables,
             selected_tool_ids=_dedupe(body.selected_tool_ids),
         )
-        return created.body
+        return check(SessionOut, created.body)
 
-    async def get(self, user_id: uuid.UUID, session_id: uuid.UUID) -> bytes:
+    async def get(self, user_id: uuid.UUID, session_id: uuid.UUID) -> Checked[SessionOut]:
+        """The whole session, one query (plus a Memcached read for a large one; see caching.py)."""
+
         async def load() -> tuple[int, bytes] | None:
             row = await self.repo.full(user_id, session_id)
-            return (row.version, row.body.encode()) if row else None
+            return (row.version, check(SessionOut, row.body).body) if row else None
 
         async def probe() -> tuple[int, bytes | None] | None:
             row = await self.repo.probe(user_id, session_id, self.inline_bytes)
             if row is None:
                 return None
-            return row.version, row.body.encode() if row.body is not None else None
+            return row.version, check(SessionOut, row.body).body if row.body is not None else None
 
         body = await self.cache.read(session_id, probe, load)
         if body is None:
             raise _not_found()
-        return body
+        # Every body the cache holds was checked before it was stored (`load`), under a key of this schema.
+        return Checked(body)
 
     async def list_sessions(
         self, user_id: uuid.UUID, *, limit: int, cursor: str | None, context_type: str | None, context_id: str | None
-    ) -> bytes:
-        before: tuple[datetime, uuid.UUID] | None = None
-        position = decode_cursor(cursor)
-        if position is not None:
-            try:
-                before = (datetime.fromisoformat(position["updated_at"]), uuid.UUID(position["session_id"]))
-            except (KeyError, TypeError, ValueError):
-                raise _bad_cursor() from None
+    ) -> SessionPage:
         rows = await self.repo.list_sessions(
-            user_id, limit=limit + 1, before=before, context_type=context_type, context_id=context_id
+            user_id,
+            limit=limit + 1,
+            before=decode_keyset(cursor),
+            context_type=context_type,
+            context_id=context_id,
         )
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            last = rows[-1]
-            next_cursor = encode_cursor({"updated_at": last.updated_at.isoformat(), "session_id": str(last.session_id)})
-        return f'{{"items":[{",".join(r.body for r in rows)}],"next_cursor":{json.dumps(next_cursor)}}}'.encode()
+        items, next_cursor = split_page(
+            [SessionSummary.model_validate_json(row) for row in rows],
+            limit,
+            lambda s: keyset_cursor(s.updated_at, s.session_id),
+        )
+        return SessionPage(items=items, next_cursor=next_cursor)
 
     async def delete(self, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
         version = await self.repo.delete(user_id, session_id)
@@ -142,39 +158,45 @@ class SessionService:
             raise _not_found()
         self.cache.invalidate(self.db, session_id, version)
 
-    async def set_title(self, user_id: uuid.UUID, session_id: uuid.UUID, title: str) -> str:
-        return self._found(session_id, await self.repo.set_title(user_id, session_id, title))
+    async def set_title(self, user_id: uuid.UUID, session_id: uuid.UUID, title: str) -> Checked[SessionOut]:
+        version = await self.repo.set_title(user_id, session_id, title)
+        return await self._changed_session(user_id, session_id, version)
 
-    async def set_context(self, user_id: uuid.UUID, session_id: uuid.UUID, body: ContextIn) -> str:
-        result = await self.repo.set_context(user_id, session_id, body.context_type, body.context_id)
-        return self._found(session_id, result)
+    async def set_context(self, user_id: uuid.UUID, session_id: uuid.UUID, body: ContextIn) -> Checked[SessionOut]:
+        version = await self.repo.set_context(user_id, session_id, body.context_type, body.context_id)
+        return await self._changed_session(user_id, session_id, version)
 
-    async def patch_variables(self, user_id: uuid.UUID, session_id: uuid.UUID, patch: dict[str, Any]) -> str:
-        """RFC 7396 merge patch, applied by PostgreSQL in one statement; answers `{"variables": ...}`."""
+    async def patch_variables(self, user_id: uuid.UUID, session_id: uuid.UUID, patch: dict[str, Any]) -> VariablesOut:
+        """RFC 7396 merge patch, applied by PostgreSQL in one statement."""
         _check_size("The patch", _size(patch), MAX_VARIABLES_BYTES)
         result = await self.repo.patch_variables(user_id, session_id, patch)
-        variables = self._found(session_id, result)
+        if result is None:
+            raise _not_found()
         # Raising rolls the transaction back, so an oversized result is never stored.
-        _check_size("variables after this patch", len(variables.encode()), MAX_VARIABLES_BYTES)
-        return f'{{"variables":{variables}}}'
+        _check_size("variables after this patch", len(result.body.encode()), MAX_VARIABLES_BYTES)
+        self._changed(session_id, result.version)
+        return VariablesOut(variables=json.loads(result.body))
 
-    async def set_tools(self, user_id: uuid.UUID, session_id: uuid.UUID, tool_ids: list[str]) -> str:
-        """Replace the selection (order kept, duplicates dropped); answers `{"selected_tool_ids": [...]}`."""
+    async def set_tools(self, user_id: uuid.UUID, session_id: uuid.UUID, tool_ids: list[str]) -> ToolsOut:
+        """Replace the selection (order kept, duplicates dropped)."""
         result = await self.repo.set_tools(user_id, session_id, _dedupe(tool_ids))
-        return f'{{"selected_tool_ids":{self._found(session_id, result)}}}'
+        if result is None:
+            raise _not_found()
+        self._changed(session_id, result.version)
+        return ToolsOut(selected_tool_ids=json.loads(result.body))
 
-    async def record_run(self, user_id: uuid.UUID, session_id: uuid.UUID, run_id: uuid.UUID) -> str:
-        """Idempotent: recording a run twice keeps one entry; answers `{"run_ids": [...]}`."""
+    async def record_run(self, user_id: uuid.UUID, session_id: uuid.UUID, run_id: uuid.UUID) -> RunIdsOut:
+        """Idempotent: recording a run twice keeps one entry."""
         result, changed = await self.repo.record_run(user_id, session_id, run_id)
         if result is None:
             raise _not_found()
         if changed:
             self._changed(session_id, result.version)
-        return f'{{"run_ids":{result.body}}}'
+        return RunIdsOut(run_ids=json.loads(result.body))
 
     # Messages
 
-    async def append(self, user_id: uuid.UUID, session_id: uuid.UUID, body: MessageIn) -> str:
+    async def append(self, user_id: uuid.UUID, session_id: uuid.UUID, body: MessageIn) -> Checked[MessageOut]:
         _check_size("The message content", len(body.content.encode()), MAX_CONTENT_BYTES)
         _check_size("The message metadata", _size(body.metadata), MAX_METADATA_BYTES)
         result = await self.repo.append(
@@ -196,42 +218,23 @@ class SessionService:
                 f"messages and {MAX_SESSION_CONTENT_BYTES // (1024 * 1024)} MiB); start a new session.",
                 error="session_full",
             )
-        self._changed(session_id, result.version)
-        return result.body
+        # A session that was small before this message was read inline, never cached: nothing to give back.
+        if result.size_before > self.inline_bytes:
+            self._changed(session_id, result.version)
+        return check(MessageOut, result.body)
 
     async def messages(
         self, user_id: uuid.UUID, session_id: uuid.UUID, *, after_seq: int, cursor: str | None, limit: int
-    ) -> bytes:
-        """Messages with seq > after_seq (or after the cursor's position), oldest first."""
-        position = decode_cursor(cursor)
-        if position is not None:
-            after = position.get("after_seq")
-            if not isinstance(after, int) or after < 0:
-                raise _bad_cursor()
-            after_seq = after
-
-        def render(page: Page, items: str) -> bytes:
-            end = min(after_seq + limit, page.message_count)
-            next_cursor = encode_cursor({"after_seq": end}) if end < page.message_count else None
-            return _page_body(items, next_cursor, page.message_count)
-
-        async def probe() -> tuple[int, bytes | None] | None:
-            page = await self.repo.page(user_id, session_id, after_seq, limit, inline_bytes=self.inline_bytes)
-            if page is None:
-                return None
-            return page.version, render(page, page.items) if page.items is not None else None
-
-        async def load() -> tuple[int, bytes] | None:
-            page = await self.repo.page(user_id, session_id, after_seq, limit)
-            if page is None or page.items is None:
-                return None
-            return page.version, render(page, page.items)
-
-        suffix = ("page", str(after_seq), str(limit))
-        body = await self.cache.read(session_id, probe, load, *suffix, ttl=PAGE_TTL_SECONDS)
-        if body is None:
+    ) -> MessagePage:
+        """Messages with seq > after_seq (or after the cursor's position), oldest first: one primary-key range
+        read, as cheap at message 10,000 as at message 10, so pages are not cached."""
+        if cursor is not None:
+            after_seq = decode_number(cursor, "after_seq")
+        page = await self.repo.page(user_id, session_id, after_seq, limit + 1)
+        if page is None:
             raise _not_found()
-        return body
+        items, next_cursor = split_page(_MESSAGES.validate_json(page.items), limit, lambda m: {"after_seq": m.seq})
+        return MessagePage(items=items, next_cursor=next_cursor, last_seq=page.message_count)
 
     async def delete_message(self, user_id: uuid.UUID, session_id: uuid.UUID, message_id: uuid.UUID) -> None:
         """Only the latest message can be taken back, so seq stays gap-free."""
@@ -259,7 +262,7 @@ class SessionService:
         if version is None:
             raise _not_found()
         self._changed(session_id, version)
-        return _config_out(await self.repo.upsert_tool_config(session_id, tool_id, config))
+        return ToolConfigOut.model_validate_json(await self.repo.upsert_tool_config(session_id, tool_id, config))
 
     async def delete_tool_config(self, user_id: uuid.UUID, session_id: uuid.UUID, tool_id: str) -> None:
         version = await self.repo.touch(user_id, session_id)
@@ -271,16 +274,13 @@ class SessionService:
 
     async def list_tool_configs(
         self, user_id: uuid.UUID, session_id: uuid.UUID, *, limit: int, cursor: str | None
-    ) -> tuple[list[ToolConfigOut], str | None]:
-        position = decode_cursor(cursor)
-        after = position.get("tool_id") if position else ""
-        if not isinstance(after, str):
-            raise _bad_cursor()
+    ) -> ToolConfigPage:
+        after = decode_text(cursor, "tool_id") or ""
         if not await self.repo.owns(user_id, session_id):
             raise _not_found()
         rows = await self.repo.list_tool_configs(session_id, after=after, limit=limit + 1)
-        next_cursor = encode_cursor({"tool_id": rows[limit - 1].tool_id}) if len(rows) > limit else None
-        return [_config_out(r) for r in rows[:limit]], next_cursor
+        items, next_cursor = split_page(_TOOL_CONFIGS.validate_json(rows), limit, lambda c: {"tool_id": c.tool_id})
+        return ToolConfigPage(items=items, next_cursor=next_cursor)
 
     # Run outcomes (from the broker)
 
@@ -305,7 +305,3 @@ class SessionService:
             return False
         self._changed(event.session_id, version)
         return True
-
-
-def _config_out(row: ToolConfigRow) -> ToolConfigOut:
-    return ToolConfigOut(tool_id=row.tool_id, config=row.config, created_at=row.created_at, updated_at=row.updated_at)

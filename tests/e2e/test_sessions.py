@@ -11,6 +11,7 @@ import aio_pika
 import httpx
 import pytest
 
+from services.session.schemas import MessageOut, SessionOut, SessionPage, VariablesOut
 from shared.messaging.messages import RunFinishedV1
 from shared.messaging.topology import RUN_FINISHED_KEY, Topology
 from tests.e2e.conftest import register_and_login
@@ -32,11 +33,13 @@ async def test_200_concurrent_appends_through_the_gateway(platform: Platform, ga
             *(client.post(f"/sessions/{sid}/messages", json={"role": "user", "content": f"c{i}"}) for i in range(200))
         )
     assert [r.status_code for r in responses] == [201] * 200
-    assert sorted(r.json()["seq"] for r in responses) == list(range(1, 201))
-    session = gateway.get(f"/sessions/{sid}", headers=headers).json()
-    assert session["message_count"] == 200
-    assert [m["seq"] for m in session["messages"]] == list(range(1, 201))
-    assert sorted(m["content"] for m in session["messages"]) == sorted(f"c{i}" for i in range(200))
+    sent = [MessageOut.model_validate_json(r.content) for r in responses]
+    assert sorted(m.seq for m in sent) == list(range(1, 201))
+    session = SessionOut.model_validate_json(gateway.get(f"/sessions/{sid}", headers=headers).content)
+    assert session.message_count == 200
+    assert [m.seq for m in session.messages] == list(range(1, 201))
+    assert sorted(m.content for m in session.messages) == sorted(f"c{i}" for i in range(200))
+    assert sorted(session.messages, key=lambda m: m.message_id) == sorted(sent, key=lambda m: m.message_id)
 
 
 def test_session_round_trip_and_isolation(gateway: httpx.Client) -> None:
@@ -50,12 +53,13 @@ def test_session_round_trip_and_isolation(gateway: httpx.Client) -> None:
         == 201
     )
     r = gateway.patch(f"/sessions/{sid}/variables", json={"a": {"b": None}, "d": 4}, headers=alice)
-    assert r.json() == {"variables": {"a": {"c": 2}, "d": 4}}
+    assert VariablesOut.model_validate_json(r.content) == VariablesOut(variables={"a": {"c": 2}, "d": 4})
     assert gateway.post(f"/sessions/{sid}/tools", json={"tool_ids": ["t1"]}, headers=alice).status_code == 200
     assert gateway.put(f"/sessions/{sid}/tools/t1/config", json={"config": {"k": 1}}, headers=alice).status_code == 200
-    got = gateway.get(f"/sessions/{sid}", headers=alice).json()
-    assert got["messages"][0]["content"] == "hi" and got["selected_tool_ids"] == ["t1"]
-    assert [s["session_id"] for s in gateway.get("/sessions", headers=alice).json()["items"]] == [sid]
+    got = SessionOut.model_validate_json(gateway.get(f"/sessions/{sid}", headers=alice).content)
+    assert got.messages[0].content == "hi" and got.selected_tool_ids == ["t1"]
+    listed = SessionPage.model_validate_json(gateway.get("/sessions", headers=alice).content)
+    assert [str(s.session_id) for s in listed.items] == [sid]
 
     for method, path in [
         ("GET", f"/sessions/{sid}"),

@@ -1,9 +1,9 @@
 """Sessions written through the session service's repository, compared before written.
 
-The session repository's `import_session` writes a whole session under a given ID with its messages. It keeps
-the session invariants (services/session/models.py): `messages[i].seq == i + 1`, `message_count` and
-`content_bytes` match the array, `version` goes up with every change (cache entries are keyed by it, so no
-reader gets an old body).
+The session repository's `import_session` writes a whole session under a given ID: the session row, then its
+messages replaced (one row each, seq = position), under the session row's lock. It keeps the session invariants
+(services/session/models.py): seq 1..`message_count` without a gap, `content_bytes` the sum of the contents,
+`version` going up with every change (cache entries are keyed by it, so no reader gets an old body).
 """
 
 from __future__ import annotations

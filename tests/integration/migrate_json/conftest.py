@@ -4,6 +4,7 @@ because the sample's UUID-shaped IDs are global: two tests migrating it for diff
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -93,12 +94,24 @@ TABLES = {
     "versions": "SELECT * FROM workflow.workflow_versions ORDER BY workflow_id, version",
     "tools": "SELECT * FROM workflow.tools ORDER BY tool_id",
     "sessions": "SELECT * FROM session.chat_sessions ORDER BY session_id",
+    "messages": "SELECT * FROM session.messages ORDER BY session_id, seq",
 }
 
 
 async def snapshot(pg: asyncpg.Connection) -> dict[str, list[dict[str, Any]]]:
     """Every row, timestamps and versions included: equal snapshots mean nothing was written."""
     return {name: [dict(r) for r in await pg.fetch(sql)] for name, sql in TABLES.items()}
+
+
+# A session's messages in the API's shape (what `GET /sessions/{id}` answers with), read straight from the table.
+MESSAGES = """SELECT coalesce(json_agg(json_build_object('message_id', message_id, 'seq', seq, 'role', role,
+    'content', content, 'metadata', metadata, 'run_id', run_id,
+    'created_at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')) ORDER BY seq), '[]')::text
+FROM session.messages WHERE session_id = $1"""
+
+
+async def messages_of(pg: asyncpg.Connection, session_id: uuid.UUID) -> list[dict[str, Any]]:
+    return json.loads(await pg.fetchval(MESSAGES, session_id))  # type: ignore[no-any-return]
 
 
 async def add_user(pg: asyncpg.Connection, email: str) -> uuid.UUID:

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.integration.migrate_json.conftest import ADMIN, counts, run, skipped, snapshot
+from tests.integration.migrate_json.conftest import ADMIN, counts, messages_of, run, skipped, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -92,12 +92,13 @@ async def test_a_session_continued_in_echoai_is_not_overwritten(
     await run(source, db_url)
     # What the session service does on POST /sessions/{id}/messages (one statement, seq = count + 1).
     await pg.execute(
-        """UPDATE session.chat_sessions SET message_count = message_count + 1, version = version + 1,
-           messages = messages || jsonb_build_array(jsonb_build_object('message_id', gen_random_uuid()::text,
-             'seq', message_count + 1, 'role', 'user', 'content', 'and the sun?', 'metadata', '{}'::jsonb,
-             'run_id', null, 'created_at', '2026-02-01T00:00:00.000000Z')),
-           content_bytes = content_bytes + 12
-           WHERE session_id = $1""",
+        """WITH n AS (
+               UPDATE session.chat_sessions SET message_count = message_count + 1, version = version + 1,
+                   content_bytes = content_bytes + 12
+               WHERE session_id = $1 RETURNING session_id, message_count)
+           INSERT INTO session.messages (session_id, seq, message_id, role, content, created_at)
+           SELECT session_id, message_count, gen_random_uuid(), 'user', 'and the sun?', '2026-02-01T00:00:00Z'
+           FROM n""",
         FIRST_CHAT,
     )
     edit(source / CHAT, lambda d: d.update(title="First chat, renamed"))
@@ -120,7 +121,7 @@ async def test_a_changed_session_is_replaced_whole_with_its_version_bumped(
 
     assert counts(report)["sessions"] == (2, 1, 1, 0, 2)
     row = await pg.fetchrow("SELECT * FROM session.chat_sessions WHERE session_id = $1", FIRST_CHAT)
-    messages = json.loads(row["messages"])
+    messages = await messages_of(pg, FIRST_CHAT)
     assert [m["seq"] for m in messages] == [1, 2, 3]
     # No timestamp: it takes its predecessor's time.
     assert messages[2]["created_at"] == messages[1]["created_at"]

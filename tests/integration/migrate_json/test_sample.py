@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from shared.ids import parse_uuid
-from tests.integration.migrate_json.conftest import ADMIN, add_user, counts, run, skipped, snapshot
+from tests.integration.migrate_json.conftest import ADMIN, add_user, counts, messages_of, run, skipped, snapshot
 from tools.migrate_json.migrate import MigrationError
 
 pytestmark = pytest.mark.integration
@@ -119,7 +119,7 @@ async def test_messages_keep_their_order_with_seq_and_timestamps(
     await run(source, db_url)
 
     chat = await pg.fetchrow("SELECT * FROM session.chat_sessions WHERE session_id = $1", FIRST_CHAT)
-    messages = json.loads(chat["messages"])
+    messages = await messages_of(pg, FIRST_CHAT)
     assert [(m["seq"], m["role"], m["content"], m["created_at"]) for m in messages] == [
         (1, "user", "Tell me about tides", "2026-01-30T10:00:00.000000Z"),
         (2, "assistant", "Tides are caused by the moon.", "2026-01-30T10:00:05.000000Z"),

@@ -8,24 +8,10 @@ from datetime import datetime
 import httpx
 import pytest
 
+from services.session.schemas import MessageOut, SessionOut, SessionPage
 from tests.integration.session.conftest import new_session
 
 pytestmark = pytest.mark.integration
-
-SESSION_KEYS = {
-    "session_id",
-    "title",
-    "context_type",
-    "context_id",
-    "variables",
-    "selected_tool_ids",
-    "run_ids",
-    "messages",
-    "message_count",
-    "created_at",
-    "updated_at",
-}
-MESSAGE_KEYS = {"message_id", "seq", "role", "content", "metadata", "run_id", "created_at"}
 
 
 async def test_create_and_get_have_the_contract_shape(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
@@ -38,7 +24,7 @@ async def test_create_and_get_have_the_contract_shape(client: httpx.AsyncClient,
         variables={"tone": "plain"},
         selected_tool_ids=["t1", "t2", "t1"],
     )
-    assert set(created) == SESSION_KEYS
+    SessionOut.model_validate(created)  # refuses missing and undeclared keys alike
     assert created["title"] == "Research"
     assert (created["context_type"], created["context_id"]) == ("workflow", "wf-1")
     assert created["variables"] == {"tone": "plain"}
@@ -72,7 +58,7 @@ async def test_messages_append_get_and_page(client: httpx.AsyncClient, alice: di
         r = await client.post(f"/sessions/{sid}/messages", json=body, headers=alice)
         assert r.status_code == 201, r.text
         msg = r.json()
-        assert set(msg) == MESSAGE_KEYS
+        MessageOut.model_validate(msg)
         assert msg["seq"] == i + 1 and msg["role"] == role and msg["content"] == f"m{i}" and msg["metadata"] == {"i": i}
         sent.append(msg)
     assert sent[0]["run_id"] == run_id and sent[1]["run_id"] is None
@@ -153,7 +139,7 @@ async def test_title_and_context(client: httpx.AsyncClient, alice: dict[str, str
     sid = (await new_session(client, alice))["session_id"]
     r = await client.patch(f"/sessions/{sid}/title", json={"title": "  Renamed  "}, headers=alice)
     assert r.status_code == 200 and r.json()["title"] == "Renamed"
-    assert set(r.json()) == SESSION_KEYS
+    SessionOut.model_validate(r.json())
     for ctype, cid in [("workflow", "w1"), ("agent", "a1"), ("workflow_design", None), ("workflow_design", "w2")]:
         r = await client.patch(
             f"/sessions/{sid}/context", json={"context_type": ctype, "context_id": cid}, headers=alice
@@ -318,7 +304,7 @@ async def test_list_newest_activity_first_without_messages(client: httpx.AsyncCl
     assert [s["session_id"] for s in listed["items"]] == expected
     assert listed["next_cursor"] is None
     assert all("messages" not in s for s in listed["items"])
-    assert set(listed["items"][0]) == SESSION_KEYS - {"messages"}
+    SessionPage.model_validate(listed)  # summaries: every session key but `messages`
     assert listed["items"][0]["message_count"] == 1
 
     seen, cursor = [], None

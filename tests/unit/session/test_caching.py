@@ -8,7 +8,16 @@ from typing import Any
 import pytest
 
 from services.session.caching import SessionCache
+from services.session.metrics import CACHE_REQUESTS
 from shared.cache import CircuitBreaker
+
+
+def counted() -> dict[str, float]:
+    return {r: CACHE_REQUESTS.labels(r)._value.get() for r in ("hit", "miss", "error")}
+
+
+def delta(before: dict[str, float]) -> dict[str, float]:
+    return {r: v - before[r] for r, v in counted().items() if v != before[r]}
 
 
 class MemoryCache:
@@ -21,8 +30,10 @@ class MemoryCache:
     def key(self, *parts: str) -> str:
         return ":".join(("echo", *parts))
 
-    async def get_raw_json(self, key: str) -> bytes | None:
-        return self.data.get(key)
+    async def lookup_raw_json(self, key: str) -> tuple[str, bytes | None]:
+        if key in self.data:
+            return "hit", self.data[key]
+        return "miss", None
 
     async def set_raw_json(self, key: str, payload: bytes, ttl: int | None = None) -> bool:
         self.data[key] = payload
@@ -62,8 +73,10 @@ async def test_miss_stores_under_the_version_that_was_read() -> None:
     sc = SessionCache(cache)  # type: ignore[arg-type]
     # The row moved on between the version lookup (3) and the read (4): the body is stored as version 4.
     version_of, load, _ = _reader([(3, None)], [(4, b'{"v":4}')])
+    before = counted()
     assert await sc.read(SID, version_of, load) == b'{"v":4}'
     assert set(cache.data) == {sc.key(SID, 4)}
+    assert delta(before) == {"miss": 1}
 
 
 async def test_hit_does_not_read_the_row() -> None:
@@ -71,8 +84,10 @@ async def test_hit_does_not_read_the_row() -> None:
     sc = SessionCache(cache)  # type: ignore[arg-type]
     cache.data[sc.key(SID, 7)] = b"cached"
     version_of, load, calls = _reader([(7, None)], [])
+    before = counted()
     assert await sc.read(SID, version_of, load) == b"cached"
     assert calls == {"probe": 1, "load": 0}
+    assert delta(before) == {"hit": 1}
 
 
 async def test_an_entry_of_an_older_version_is_never_served() -> None:
@@ -87,15 +102,34 @@ async def test_small_session_comes_back_with_the_probe_and_is_not_cached() -> No
     cache = MemoryCache()
     sc = SessionCache(cache)  # type: ignore[arg-type]
     version_of, load, calls = _reader([(5, b"small")], [])
+    before = counted()
     assert await sc.read(SID, version_of, load) == b"small"
     assert calls == {"probe": 1, "load": 0} and cache.data == {}
+    assert delta(before) == {}  # Memcached was not asked
 
 
 async def test_unavailable_cache_is_one_query() -> None:
     sc = SessionCache(MemoryCache(available=False))  # type: ignore[arg-type]
     version_of, load, calls = _reader([], [(1, b"x")])
+    before = counted()
     assert await sc.read(SID, version_of, load) == b"x"
     assert calls == {"probe": 0, "load": 1}
+    assert delta(before) == {"error": 1}  # enabled, but the breaker is open
+
+
+async def test_a_failing_memcached_read_is_an_error() -> None:
+    cache = MemoryCache()
+
+    async def failing(key: str) -> tuple[str, bytes | None]:
+        return "error", None
+
+    cache.lookup_raw_json = failing  # type: ignore[method-assign]
+    sc = SessionCache(cache)  # type: ignore[arg-type]
+    version_of, load, calls = _reader([(2, None)], [(2, b"from-postgres")])
+    before = counted()
+    assert await sc.read(SID, version_of, load) == b"from-postgres"
+    assert calls == {"probe": 1, "load": 1}
+    assert delta(before) == {"error": 1}
 
 
 async def test_missing_session_is_none() -> None:

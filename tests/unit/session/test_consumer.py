@@ -94,7 +94,7 @@ async def test_stored_then_acked_after_commit() -> None:
     db, delivery = Db(), Delivery(_body(output="hello"))
     await _handle(delivery, db)
     assert delivery.settled == ["ack"] and db.committed
-    assert db.statements[0]["role"] == "assistant" and db.statements[0]["content"] == "hello"
+    assert db.statements[-1]["role"] == "assistant" and db.statements[-1]["content"] == "hello"
 
 
 @pytest.mark.parametrize(
@@ -104,13 +104,13 @@ async def test_stored_then_acked_after_commit() -> None:
 async def test_failures_become_system_messages(status: str, error: str | None, content: str) -> None:
     db = Db()
     await _handle(Delivery(_body(status=status, output=None, error=error)), db)
-    assert (db.statements[0]["role"], db.statements[0]["content"]) == ("system", content)
+    assert (db.statements[-1]["role"], db.statements[-1]["content"]) == ("system", content)
 
 
 async def test_huge_output_is_cut_and_nul_removed() -> None:
     db = Db()
     await _handle(Delivery(_body(output="a\u0000" + "x" * (consumer_limit() + 10))), db)
-    stored = db.statements[0]["content"]
+    stored = db.statements[-1]["content"]
     assert "\x00" not in stored and stored.endswith("[truncated]")
     assert len(stored.encode()) <= consumer_limit() + 20
 

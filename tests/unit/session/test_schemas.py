@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
-from services.session.schemas import ContextIn, MessageIn, SessionCreate, TitleIn, ToolConfigIn
+from services.session.schemas import ContextIn, MessageIn, MessageOut, SessionCreate, TitleIn, ToolConfigIn, check
 
 
 @pytest.mark.parametrize(
@@ -64,3 +66,44 @@ def test_titles_are_trimmed_and_bounded() -> None:
     for bad in ["", "   ", "x" * 201]:
         with pytest.raises(ValidationError):
             TitleIn(title=bad)
+
+
+GOOD_MESSAGE = {
+    "message_id": "6f1c1f43-5a43-4a7e-9d0e-3c1ad0f6a001",
+    "seq": 1,
+    "role": "user",
+    "content": "hi",
+    "metadata": {},
+    "run_id": None,
+    "created_at": "2026-11-27T10:00:00.000001Z",
+}
+
+
+def test_check_passes_a_body_of_the_model_through_unchanged() -> None:
+    raw = json.dumps(GOOD_MESSAGE)
+    assert check(MessageOut, raw).body == raw.encode()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"surprise": 1},  # a key the API does not declare
+        {"role": "robot"},
+        {"seq": "one"},
+        {"created_at": "yesterday"},
+        {"message_id": "m-1"},
+    ],
+)
+def test_check_refuses_a_body_that_is_not_the_model(change: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        check(MessageOut, json.dumps({**GOOD_MESSAGE, **change}))
+    missing = {k: v for k, v in GOOD_MESSAGE.items() if k != "content"}
+    with pytest.raises(ValidationError):
+        check(MessageOut, json.dumps(missing))
+
+
+def test_timestamps_dump_with_six_digits_and_z() -> None:
+    dumped = json.loads(
+        MessageOut.model_validate({**GOOD_MESSAGE, "created_at": "2026-01-30T10:00:00Z"}).model_dump_json()
+    )
+    assert dumped["created_at"] == "2026-01-30T10:00:00.000000Z"
