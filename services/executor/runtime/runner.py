@@ -206,7 +206,15 @@ class Runner:
         recorded = self._apply_recorded(ctx, steps, checkpoints)
         if was_queued and request.resume is not None:
             resume = request.resume
-            data = {"reason": resume.reason, "checkpoint_id": str(resume.checkpoint_id), "by": resume.decided_by}
+            data: dict[str, Any] = {
+                "reason": resume.reason,
+                "checkpoint_id": str(resume.checkpoint_id),
+                "by": resume.decided_by,
+            }
+            edited = next((c for c in checkpoints if c.checkpoint_id == resume.checkpoint_id), None)
+            if resume.reason == "edited" and edited is not None:
+                # Followers keep the step's effective output: the edited text replaces what the model said.
+                data.update(step_id=edited.step_id, output=ctx.outputs.get(edited.step_id, ""))
             await self._emit(ctx, "run_resumed", data=data)
         elif was_queued and not recorded:
             await self._emit(ctx, "run_started", data=self._started_data(ctx))

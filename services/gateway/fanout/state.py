@@ -137,6 +137,9 @@ class RunState:
             # A terminal status is final: a late run_resumed must not reopen a finished run.
             if not self.terminal:
                 self.status = RUN_STATUS_BY_EVENT[event.type]
+            edited = self.steps.get(str(event.data.get("step_id"))) if event.data.get("reason") == "edited" else None
+            if event.type == "run_resumed" and edited is not None and "output" in event.data:
+                edited.output = _text(event.data["output"])
             if event.type in ("run_failed", "run_cancelled"):
                 ended = "cancelled" if event.type == "run_cancelled" else "failed"
                 for step in self.steps.values():
