@@ -1,4 +1,4 @@
-"""Configuration read once from the environment (`ECHO_*`), as documented in the contract."""
+"""Configuration read once from the environment (`ECHO_*`), as documented in docs/configuration.md."""
 
 from __future__ import annotations
 

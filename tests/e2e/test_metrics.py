@@ -175,7 +175,6 @@ def test_checkpoints_pending_is_what_the_database_holds(platform: Platform, data
     assert seen == expected
 
 
-@pytest.mark.skip(reason="enabled when the executor/session metrics land")
 def test_session_counts_cache_hits_and_misses(platform: Platform, gateway: httpx.Client) -> None:
     headers = register_and_login(gateway, f"metrics-cache-{uuid.uuid4().hex[:6]}@example.com")
     session = gateway.post("/sessions", json={"title": "cached"}, headers=headers).json()["session_id"]

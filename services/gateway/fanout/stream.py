@@ -1,4 +1,4 @@
-"""One WebSocket client following one run (CONTRACT §6).
+"""One WebSocket client following one run (docs/api.md#live-events).
 
 Order of business: accept, authenticate (`?token=` or a first `{"type": "auth"}` message), authorise (the
 events' `user_id`, else the executor), subscribe, replay the buffer after `after_seq`, then live. Subscribing

@@ -36,7 +36,7 @@ async def test_seeded_admin_cannot_log_in_without_a_password(client: httpx.Async
     assert r.status_code == 401
 
 
-async def test_validation_errors_are_422_in_the_contract_shape(client: httpx.AsyncClient) -> None:
+async def test_validation_errors_are_422_in_the_documented_shape(client: httpx.AsyncClient) -> None:
     r = await client.post("/auth/register", json={"email": "not-an-email", "password": "short"})
     assert r.status_code == 422
     body = r.json()

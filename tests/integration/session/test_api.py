@@ -14,7 +14,7 @@ from tests.integration.session.conftest import new_session
 pytestmark = pytest.mark.integration
 
 
-async def test_create_and_get_have_the_contract_shape(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
+async def test_create_and_get_have_the_documented_shape(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
     created = await new_session(
         client,
         alice,
