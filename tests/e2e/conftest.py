@@ -10,7 +10,9 @@ from tests.support.platform import Platform, make_platform
 from tests.support.servers import Servers
 
 
-@pytest.fixture(scope="session")
+# Package scope: the four processes stop when the e2e tests end, so their consumers and checkpoint sweepers never
+# act on the integration tests that share this run's database and broker namespace.
+@pytest.fixture(scope="package")
 def platform(database_url: str, servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     log_dir: Path = tmp_path_factory.mktemp("platform")
     p = make_platform(database_url, servers.amqp_url, servers.memcached, log_dir)
@@ -21,7 +23,7 @@ def platform(database_url: str, servers: Servers, tmp_path_factory: pytest.TempP
         p.stop_all()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def gateway(platform: Platform) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=platform.url, timeout=30) as client:
         yield client
