@@ -42,6 +42,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await app.state.sweeper.stop()
         await app.state.consumers.stop()
+        await app.state.events.close()
         pool.shutdown(wait=False, cancel_futures=True)
         await app.state.http.aclose()
 

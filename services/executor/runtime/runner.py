@@ -35,7 +35,7 @@ from services.executor.domain.plan import (
     run_output,
     step_prompt,
 )
-from services.executor.events import Pending, RunEvents
+from services.executor.events import Pending, Reserved, RunEvents
 from services.executor.models import Checkpoint, Execution, ExecutionStep
 from services.executor.repository import ExecutionRepository, try_lock_run, unlock_run
 from services.executor.runtime import crewai_env  # noqa: F401  (CrewAI switches, before anything imports it)
@@ -135,22 +135,15 @@ class Runner:
     # --- one delivery ---------------------------------------------------------------------------------------
     async def handle(self, request: RunRequestV1, attempt: int) -> Outcome:
         run_id = request.run_id
-        async with transaction(self.sessionmaker) as session:
-            repo = ExecutionRepository(session)
-            # Waits for the send transaction that published this request to commit or roll back.
-            await repo.lock_send(run_id)
-            row = await repo.get(run_id)
-        if row is None:
-            log.warning("run request %s has no execution row (its send was rolled back); dropped", run_id)
-            return "orphan"
-        if row.status not in ("queued", "running"):
-            return await self._settled(row)
-        async with self.engine.connect() as lock_conn:
+        async with self.engine.connect() as conn:
+            # Autocommit: the run lock is a session lock, and waiting for the send lock needs no transaction.
+            lock_conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             while not await try_lock_run(lock_conn, run_id):
                 # Another delivery runs it (a duplicate, or the copy a broker reconnect handed back): wait until
                 # it ends; if its executor dies instead, PostgreSQL frees the lock and this copy takes over.
                 latest = await self._load(run_id)
                 if latest is None:
+                    log.warning("run request %s has no execution row (its send was rolled back); dropped", run_id)
                     return "orphan"
                 if latest.status not in ("queued", "running"):
                     return await self._settled(latest)
@@ -179,39 +172,46 @@ class Runner:
 
     async def _run(self, request: RunRequestV1, attempt: int) -> Outcome:
         run_id = request.run_id
-        async with transaction(self.sessionmaker) as session:
-            repo = ExecutionRepository(session)
-            before = await repo.get(run_id)
-            # Read now: the claim's RETURNING refreshes the same ORM object.
-            was_queued = before is not None and before.status == "queued"
-            row = await repo.claim(run_id, attempt)
-            steps = await repo.steps(run_id) if row is not None else []
-            checkpoints = await repo.checkpoints(run_id) if row is not None else []
-        if row is None or before is None:
-            latest = await self._load(run_id)
-            return await self._settled(latest) if latest is not None else "orphan"
-        if row.cancel_requested:
-            return await self._end(row.run_id, "cancelled", error=None, output=None)
         try:
-            plan = build_plan(
+            plan: Plan | None = build_plan(
                 request.definition,
                 message=request.message,
                 inputs=request.inputs,
                 default_llm=self.default_llm,
                 extra_tool_ids=request.session_tool_ids,
             )
+            broken = None
         except DefinitionError as exc:
-            return await self._end(run_id, "failed", error=f"The workflow definition cannot run: {exc}")
-        ctx = RunContext(request, plan, attempt)
-        recorded = self._apply_recorded(ctx, steps, checkpoints)
-        if was_queued and request.resume is not None:
-            resume = request.resume
-            data = {"reason": resume.reason, "checkpoint_id": str(resume.checkpoint_id), "by": resume.decided_by}
-            await self._emit(ctx, "run_resumed", data=data)
-        elif was_queued and not recorded:
-            await self._emit(ctx, "run_started", data=self._started_data(ctx))
-        else:
-            await self._emit(ctx, "run_resumed", data={"reason": "redelivered", "attempt": attempt})
+            plan, broken = None, f"The workflow definition cannot run: {exc}"
+        ctx = RunContext(request, plan, attempt) if plan is not None else None
+        claimed: list[Execution] = []
+
+        async def claim(repo: ExecutionRepository) -> list[Pending]:
+            """Claim the run, read what earlier deliveries recorded, and take the seq of the opening event, all
+            in one transaction."""
+            before = await repo.get(run_id)
+            # Read now: the claim's RETURNING refreshes the same ORM object.
+            was_queued = before is not None and before.status == "queued"
+            row = await repo.claim(run_id, attempt)
+            if row is None or before is None:
+                return []
+            claimed.append(row)
+            if row.cancel_requested or ctx is None:
+                return []
+            recorded = self._apply_recorded(ctx, await repo.steps(run_id), await repo.checkpoints(run_id))
+            return [self._opening(ctx, was_queued=was_queued, recorded=recorded)]
+
+        await self.events.commit(run_id, request.user_id, claim)
+        if not claimed:
+            latest = await self._load(run_id)
+            if latest is None:
+                log.warning("run request %s has no execution row (its send was rolled back); dropped", run_id)
+                return "orphan"
+            return await self._settled(latest)
+        if claimed[0].cancel_requested:
+            return await self._end(run_id, "cancelled", error=None, output=None)
+        if ctx is None:
+            return await self._end(run_id, "failed", error=broken)
         while True:
             try:
                 order = await self._schedule(ctx)
@@ -228,7 +228,7 @@ class Runner:
                     return await self._stopped(run_id)
                 await self._restore(ctx)  # decided while siblings finished: go on with what was decided
                 continue
-            return await self._end(run_id, "completed", output=run_output(plan, ctx.outputs, order))
+            return await self._end(run_id, "completed", output=run_output(ctx.plan, ctx.outputs, order))
 
     async def _schedule(self, ctx: RunContext) -> list[str]:
         if ctx.plan.execution_model == "parallel":
@@ -314,6 +314,16 @@ class Runner:
         async with transaction(self.sessionmaker) as session:
             return await ExecutionRepository(session).get(run_id)
 
+    def _opening(self, ctx: RunContext, *, was_queued: bool, recorded: bool) -> Pending:
+        """`run_started` for a fresh run; `run_resumed` after a decision or for a redelivered one."""
+        resume = ctx.request.resume
+        if was_queued and resume is not None:
+            data = {"reason": resume.reason, "checkpoint_id": str(resume.checkpoint_id), "by": resume.decided_by}
+            return Pending("run_resumed", data=data)
+        if was_queued and not recorded:
+            return Pending("run_started", data=self._started_data(ctx))
+        return Pending("run_resumed", data={"reason": "redelivered", "attempt": ctx.attempt})
+
     def _started_data(self, ctx: RunContext) -> dict[str, Any]:
         return {
             "workflow_id": str(ctx.request.workflow_id),
@@ -352,9 +362,15 @@ class Runner:
             data=data,
         )
 
-    async def _must_stop(self, ctx: RunContext, repo: ExecutionRepository) -> bool:
+    async def _boundary(self, ctx: RunContext, repo: ExecutionRepository, events: int) -> tuple[bool, int | None]:
+        """A step boundary: (must stop, last seq taken for `events` events when they can go out). When the run
+        must stop nothing is taken, so no seq is left without its event."""
         stop = self._stops.get(ctx.run_id)
-        return (stop is not None and stop.is_set()) or await repo.must_stop(ctx.run_id)
+        if stop is not None and stop.is_set():
+            return True, None
+        live = self.events.live
+        last = await repo.step_boundary(ctx.run_id, events if live else 0)
+        return last is None, last if live else None
 
     # --- schedulers -----------------------------------------------------------------------------------------
     async def _sequential(self, ctx: RunContext, steps: list[StepSpec], earlier: list[StepSpec]) -> list[str]:
@@ -438,8 +454,9 @@ class Runner:
             return ctx.outputs[step.step_id]  # finished on an earlier delivery: never again
         who = {"step_id": step.step_id, "agent_id": step.agent_id, "agent_name": step.name}
 
-        async def start(repo: ExecutionRepository) -> list[Pending]:
-            if await self._must_stop(ctx, repo):
+        async def start(repo: ExecutionRepository) -> Reserved:
+            stop, last = await self._boundary(ctx, repo, 1)
+            if stop:
                 raise Cancelled
             started = await repo.start_step(
                 ctx.run_id, step_id=step.step_id, agent_id=step.agent_id, agent_name=step.name,
@@ -447,7 +464,7 @@ class Runner:
             )  # fmt: skip
             if not started:
                 raise RuntimeError(f"step {step.step_id} of run {ctx.run_id} completed elsewhere meanwhile")
-            return [Pending("step_started", **who, data={"agent_name": step.name, "role": step.role})]
+            return Reserved([Pending("step_started", **who, data={"agent_name": step.name, "role": step.role})], last)
 
         await self.events.commit(ctx.run_id, ctx.user_id, start)
         loop = asyncio.get_running_loop()
@@ -482,13 +499,14 @@ class Runner:
         await self._flush(reported)
         stopped = False
 
-        async def complete(repo: ExecutionRepository) -> list[Pending]:
+        async def complete(repo: ExecutionRepository) -> Reserved:
             nonlocal stopped
-            if await self._must_stop(ctx, repo):
+            stop, last = await self._boundary(ctx, repo, 2)
+            if stop:
                 # Cancelled while the model worked: its answer is discarded, never recorded as completed.
                 stopped = True
                 await repo.end_step(ctx.run_id, step.step_id, "cancelled")
-                return []
+                return Reserved([], None)
             await repo.end_step(ctx.run_id, step.step_id, "completed", output=output)
             if step.hitl is not None:
                 await repo.add_checkpoint(
@@ -496,10 +514,13 @@ class Runner:
                     step_id=step.step_id, agent_id=step.agent_id, agent_name=step.name, output=output,
                     timeout_s=step.hitl.timeout_s, on_timeout=step.hitl.on_timeout,
                 )  # fmt: skip
-            return [
-                Pending("step_output", **who, data={"kind": "answer", "output": output}),
-                Pending("step_completed", **who, data={"output": output, "agent_name": step.name}),
-            ]
+            return Reserved(
+                [
+                    Pending("step_output", **who, data={"kind": "answer", "output": output}),
+                    Pending("step_completed", **who, data={"output": output, "agent_name": step.name}),
+                ],
+                last,
+            )
 
         await self.events.commit(ctx.run_id, ctx.user_id, complete)
         if stopped:
