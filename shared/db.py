@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from shared.settings import Settings
@@ -39,14 +40,28 @@ def utcnow() -> datetime:
 
 
 def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size * 2,
-        pool_pre_ping=True,
+        # Not SQLAlchemy's pre-ping: with asyncpg it costs three round trips (BEGIN, a ping, ROLLBACK) before every
+        # transaction, about half of a short transaction's time. `_drop_closed` does the useful part for free.
+        pool_pre_ping=False,
         connect_args={"timeout": 5, "command_timeout": 30},
         **kwargs,
     )
+    event.listen(engine.sync_engine, "checkout", _drop_closed)
+    return engine
+
+
+def _drop_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A pooled connection the server closed (a restart, an idle timeout, a terminated backend) is known to
+    asyncpg as soon as the event loop reads the close, without a round trip: replace it before use. A connection
+    that breaks without a close (a lost network path) fails its first statement instead, and SQLAlchemy then
+    discards the whole pool."""
+    raw = getattr(dbapi_connection, "_connection", None)  # asyncpg's Connection inside SQLAlchemy's adapter
+    if raw is not None and raw.is_closed():
+        raise DisconnectionError("the database closed this pooled connection")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

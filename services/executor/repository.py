@@ -99,20 +99,27 @@ class ExecutionRepository:
         stmt = stmt.order_by(Execution.created_at.desc(), Execution.run_id.desc()).limit(limit)
         return (await self.session.execute(stmt)).scalars().all()
 
-    async def claim(self, run_id: uuid.UUID, attempt: int) -> Execution | None:
-        """queued/running → running for this delivery; None when the run is finished, paused or gone."""
+    async def claim(self, run_id: uuid.UUID, attempt: int, *, seqs: int = 0) -> tuple[Execution, str] | None:
+        """queued/running → running for this delivery, with the status it had before; None when the run is
+        finished, paused or gone. Takes `seqs` seqs (the opening event's) unless a cancel was asked for: the run
+        then ends at once and announces nothing else."""
+        before = select(Execution.run_id, Execution.status).where(Execution.run_id == run_id).with_for_update()
+        old = before.subquery("old")
         stmt = (
             update(Execution)
-            .where(Execution.run_id == run_id, Execution.status.in_(("queued", "running")))
+            .where(Execution.run_id == old.c.run_id, old.c.status.in_(("queued", "running")))
             .values(
                 status="running",
                 attempt=attempt,
                 started_at=func.coalesce(Execution.started_at, func.now()),
                 updated_at=func.now(),
+                last_seq=Execution.last_seq + case((Execution.cancel_requested, 0), else_=seqs),
             )
-            .returning(Execution)
+            .returning(Execution, old.c.status)
+            .execution_options(populate_existing=True)
         )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        row = (await self.session.execute(stmt)).one_or_none()
+        return None if row is None else (row[0], row[1])
 
     async def next_seq(self, run_id: uuid.UUID, count: int = 1) -> int | None:
         """Take `count` seqs; returns the last one (the row lock keeps concurrent takers gap-free)."""

@@ -186,20 +186,24 @@ class Runner:
         ctx = RunContext(request, plan, attempt) if plan is not None else None
         claimed: list[Execution] = []
 
-        async def claim(repo: ExecutionRepository) -> list[Pending]:
+        async def claim(repo: ExecutionRepository) -> Reserved:
             """Claim the run, read what earlier deliveries recorded, and take the seq of the opening event, all
-            in one transaction."""
-            before = await repo.get(run_id)
-            # Read now: the claim's RETURNING refreshes the same ORM object.
-            was_queued = before is not None and before.status == "queued"
-            row = await repo.claim(run_id, attempt)
-            if row is None or before is None:
-                return []
+            in one transaction (one statement for a fresh run)."""
+            live = self.events.live and ctx is not None
+            claim = await repo.claim(run_id, attempt, seqs=1 if live else 0)
+            if claim is None:
+                return Reserved([], None)
+            row, before = claim
             claimed.append(row)
             if row.cancel_requested or ctx is None:
-                return []
-            recorded = self._apply_recorded(ctx, await repo.steps(run_id), await repo.checkpoints(run_id))
-            return [self._opening(ctx, was_queued=was_queued, recorded=recorded)]
+                return Reserved([], None)
+            was_queued = before == "queued"
+            # A run still queued without a decision to resume from has never run: nothing can be recorded yet.
+            recorded = False
+            if not was_queued or request.resume is not None:
+                recorded = self._apply_recorded(ctx, await repo.steps(run_id), await repo.checkpoints(run_id))
+            opening = self._opening(ctx, was_queued=was_queued, recorded=recorded)
+            return Reserved([opening], row.last_seq if live else None)
 
         await self.events.commit(run_id, request.user_id, claim)
         if not claimed:
@@ -341,7 +345,7 @@ class Runner:
             row = await repo.finish(
                 run_id, status, output=output, error=error, from_statuses=("running",), bump_seq=self.events.enabled
             )
-            if row is not None:
+            if row is not None and status != "completed":  # a run completes only with every checkpoint decided
                 await repo.close_checkpoints(run_id)
         if row is None:
             latest = await self._load(run_id)
