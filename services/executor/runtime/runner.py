@@ -470,7 +470,6 @@ class Runner:
                 raise RuntimeError(f"step {step.step_id} of run {ctx.run_id} completed elsewhere meanwhile")
             return Reserved([Pending("step_started", **who, data={"agent_name": step.name, "role": step.role})], last)
 
-        await self.events.commit(ctx.run_id, ctx.user_id, start)
         loop = asyncio.get_running_loop()
         reported: list[Future[None]] = []
 
@@ -479,10 +478,24 @@ class Runner:
             data = {"kind": "tool", "tool": tool, "input": args, "output": result[:MAX_ERROR]}
             reported.append(asyncio.run_coroutine_threadsafe(self._emit(ctx, "step_output", step, data=data), loop))
 
-        prompt = step_prompt(step, earlier)
+        # The model starts while the step's start commits: a step's answer is only ever recorded after its start,
+        # and a start the boundary refuses (cancelled, ended meanwhile) drops the answer unread. A cancel nudge
+        # that already arrived stops the step before any model call.
+        opening = asyncio.ensure_future(self.events.commit(ctx.run_id, ctx.user_id, start))
+        stop = self._stops.get(ctx.run_id)
+        if stop is not None and stop.is_set():
+            await opening  # refused at the boundary: raises Cancelled
         began = time.perf_counter()
+        work: asyncio.Future[str] = loop.run_in_executor(
+            self.pool, self.step_fn, step, step_prompt(step, earlier), self._tool_specs(ctx, step), observe
+        )
         try:
-            output = await self._call_model(ctx, step, prompt, observe)
+            await opening
+        except BaseException:
+            work.add_done_callback(_drop_result)
+            raise
+        try:
+            output = await self._call_model(ctx, work)
         except Cancelled:
             await self._flush(reported)
             await self._discard(ctx, step)
@@ -535,15 +548,9 @@ class Runner:
         ctx.outputs[step.step_id] = output
         return output
 
-    async def _call_model(
-        self, ctx: RunContext, step: StepSpec, prompt: str, observe: Callable[[str, dict[str, Any], str], None]
-    ) -> str:
-        """The step's CrewAI work in a worker thread. A cancel nudge stops the wait at once: the thread cannot be
-        interrupted, so it finishes on its own and its answer is dropped."""
-        loop = asyncio.get_running_loop()
-        work: asyncio.Future[str] = loop.run_in_executor(
-            self.pool, self.step_fn, step, prompt, self._tool_specs(ctx, step), observe
-        )
+    async def _call_model(self, ctx: RunContext, work: asyncio.Future[str]) -> str:
+        """Wait for the step's CrewAI work (in a worker thread). A cancel nudge stops the wait at once: the thread
+        cannot be interrupted, so it finishes on its own and its answer is dropped."""
         stop = self._stops.get(ctx.run_id)
         if stop is None:
             return await work
