@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from crewai import LLM, Agent, Crew, Process, Task
+from crewai.agents.agent_executor import AgentExecutor, AgentExecutorState
+from crewai.flow.runtime import FlowState
 from crewai.llms.base_llm import BaseLLM
 from pydantic import PrivateAttr
 
@@ -92,6 +94,20 @@ class StepCrew(Crew):
     """A one-task crew without the replay log (see the module's note)."""
 
     _task_output_handler: Any = PrivateAttr(default_factory=_NoReplayLog)
+
+
+class _ExecutorState(FlowState, AgentExecutorState):
+    """The state class of CrewAI's agent executor, made once (see `prepare`)."""
+
+
+def prepare() -> None:
+    """Once per process, before the first step. CrewAI's agent executor declares its state as a plain model, and
+    CrewAI then derives a new class from it (`FlowState` + that model: a pydantic class, schema and all) for every
+    agent it sets up, about a quarter of a step's CrewAI time. Handing it the same derived class, made once, skips
+    that; its instances are the same. Only applied to the shape this was checked against: if CrewAI declares the
+    state differently, it is left alone."""
+    if getattr(AgentExecutor, "_initial_state_t", None) is AgentExecutorState:
+        AgentExecutor._initial_state_t = _ExecutorState  # type: ignore[attr-defined]
 
 
 def build_llm(spec: Mapping[str, Any]) -> BaseLLM:

@@ -77,6 +77,7 @@ def _drop_result(future: asyncio.Future[Any]) -> None:
 def load_step_fn() -> StepFn:
     """The CrewAI side, imported on first use (it takes seconds): keep it out of the API's import path."""
     module = importlib.import_module("services.executor.runtime.crew")
+    module.prepare()
     return module.run_step  # type: ignore[no-any-return]
 
 
