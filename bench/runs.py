@@ -17,6 +17,10 @@ services logging at WARNING). The workflow is 2 agents, sequential, on the built
   `--decisions-only` runs just this section and the bare baseline.
 - fan-out (the gateway's half, measured by bench/fanout.py's functions): event publish → WebSocket delivery at
   1,000 events/s to 50 clients. `--no-fanout` skips it.
+- idle RSS: the executor's resident memory after the warm-up runs, beside a bare process that imported CrewAI and
+  kicked off the same crew once.
+
+The run-path targets are printed last, each figure beside its baseline from this run.
 
     .venv/bin/python bench/runs.py [--probes 50] [--runs 300] [--senders 8] [--decisions 50] [--decisions-only]
                                    [--no-fanout]
@@ -30,6 +34,7 @@ import contextlib
 import json
 import os
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
@@ -265,13 +270,43 @@ def bare_crew(runs: int, threads: int) -> tuple[list[float], float]:
 
 
 # --- fan-out: the gateway's half, from bench/fanout.py ---------------------------------------------------------
-async def fanout_section(rate: int = 1000, clients: int = 50, seconds: float = 5.0) -> None:
+async def fanout_section(rate: int = 1000, clients: int = 50, seconds: float = 5.0) -> dict[str, float]:
     sys.path.insert(0, str(ROOT / "bench"))
     import fanout  # type: ignore[import-not-found]
 
     print(f"\n== fan-out: event publish → WebSocket delivery, {rate} events/s to {clients} clients (bench/fanout.py)")
     quiet = await fanout.bare_baseline(rate=rate, seconds=seconds)
-    await fanout.fanout_latency("spread", rate=rate, clients=clients, seconds=seconds, quiet=quiet)
+    figures: dict[str, float] = await fanout.fanout_latency(
+        "spread", rate=rate, clients=clients, seconds=seconds, quiet=quiet
+    )
+    return figures
+
+
+# --- memory -----------------------------------------------------------------------------------------------------
+def rss_mb(pid: int) -> float:
+    for row in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if row.startswith("VmRSS:"):
+            return int(row.split()[1]) / 1024
+    return float("nan")
+
+
+BARE_PROCESS = """
+import sys
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[1] + "/bench")
+from runs import bare_crew, rss_mb
+import os
+bare_crew(1, 1)
+print(rss_mb(os.getpid()))
+"""
+
+
+def bare_process_rss() -> float:
+    """A process that imported CrewAI and kicked off the same 2-agent crew: what any CrewAI process holds."""
+    out = subprocess.run(
+        [sys.executable, "-c", BARE_PROCESS, str(ROOT)], capture_output=True, text=True, timeout=120, check=True
+    )
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 async def bench(args: argparse.Namespace, platform: Platform, namespace: str) -> None:
@@ -281,6 +316,8 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
         r.raise_for_status()
         workflow_id = r.json()["workflow_id"]
         await latency_probes(platform, http, headers, workflow_id, 5)  # warm-up: connections, CrewAI, caches
+        await asyncio.sleep(1.0)
+        idle_rss = rss_mb(platform.procs["executor"].pid)
 
         r = await http.post("/workflows", json={"definition": REVIEWED, "save_as": "final"}, headers=headers)
         r.raise_for_status()
@@ -334,8 +371,58 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
     print(f"  executor runs/s / bare kickoff runs/s (1 thread):       {load['runs_per_s'] / crew_1_rps:.2f}")
     print(f"  executor runs/s / bare kickoff runs/s ({width} threads):       {load['runs_per_s'] / crew_n_rps:.2f}")
 
-    if args.fanout:
-        await fanout_section()
+    fan = await fanout_section() if args.fanout else None
+    bare_rss = await asyncio.to_thread(bare_process_rss)
+
+    amqp_50, crew_50 = pct(amqp, 50), pct(crew_1, 50)
+    rows: list[tuple[str, str, str, str, str]] = [
+        (
+            "send → run_completed p50",
+            f"{pct(probes['run'], 50):.1f} ms",
+            f"bare kickoff {crew_50:.1f} ms",
+            f"x{pct(probes['run'], 50) / crew_50:.2f}",
+            "≤ x1.5",
+        ),
+        (
+            "runs/s, one executor",
+            f"{load['runs_per_s']:.1f}/s",
+            f"bare kickoff {crew_1_rps:.1f}/s",
+            f"{load['runs_per_s'] / crew_1_rps:.2f}",
+            "≥ 0.75",
+        ),
+        (
+            "send → 202 p50",
+            f"{pct(probes['send'], 50):.1f} ms",
+            f"bare confirmed publish {amqp_50:.1f} ms",
+            f"x{pct(probes['send'], 50) / amqp_50:.1f}",
+            "≤ 10 ms",
+        ),
+        (
+            "send → run_started (WS) p50",
+            f"{pct(probes['ws'], 50):.1f} ms",
+            f"bare publish→consume {amqp_50:.1f} ms",
+            f"x{pct(probes['ws'], 50) / amqp_50:.1f}",
+            "≤ 20 ms",
+        ),
+    ]
+    if fan is not None:
+        rows.append(
+            (
+                "fan-out publish → WS p99, 1,000/s, 50 clients",
+                f"{fan['gw_p99']:.1f} ms",
+                f"bare aio-pika {fan['base_p99']:.1f} ms",
+                f"{fan['gw_p99'] - fan['base_p99']:+.1f} ms",
+                "≤ +10 ms",
+            )
+        )
+    rows.append(("executor idle RSS", f"{idle_rss:.0f} MB", f"bare CrewAI process {bare_rss:.0f} MB",
+                 f"x{idle_rss / bare_rss:.2f}", "≤ 250 MB"))  # fmt: skip
+    print("\n== run-path targets (each beside its baseline from this run)")
+    print(f"  {'figure':<46} {'EchoAI':>10}  {'baseline':<32} {'ratio':>8}  target")
+    for figure, value, base, ratio, target in rows:
+        print(f"  {figure:<46} {value:>10}  {base:<32} {ratio:>8}  {target}")
+    load_1, load_5, _ = os.getloadavg()
+    print(f"  (load average at the end: {load_1:.2f} / {load_5:.2f}; {os.cpu_count()} CPUs)")
 
 
 def main() -> int:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,10 +16,16 @@ from services.executor.runtime.sweeper import Sweeper
 from shared.service import create_service_app
 from shared.settings import Settings
 
+SWITCH_INTERVAL = 0.001
+
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = app.state.settings
+    # CrewAI's steps are pure-Python work in threads; with the default 5 ms GIL switch interval every await of the
+    # event loop (a send's answer, a step's commit) can wait that long behind a step. 1 ms keeps the API and the
+    # run loop responsive at a small cost in switching.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     app.state.http = make_client(settings)
     app.state.events = RunEvents(app.state.broker, app.state.sessionmaker, enabled=settings.transparency_enabled)
     # CrewAI is blocking: its steps run in threads, as many as runs this executor takes at once.
@@ -42,6 +49,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await app.state.sweeper.stop()
         await app.state.consumers.stop()
+        await app.state.events.close()
         pool.shutdown(wait=False, cancel_futures=True)
         await app.state.http.aclose()
 

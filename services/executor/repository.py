@@ -49,7 +49,7 @@ class ExecutionRepository:
         session_id: uuid.UUID | None,
         request: dict[str, Any],
         workflow_name: str | None = None,
-    ) -> Execution:
+    ) -> None:
         row = Execution(
             run_id=run_id,
             workflow_id=workflow_id,
@@ -64,9 +64,7 @@ class ExecutionRepository:
             finish_published=False,
         )
         self.session.add(row)
-        await self.session.flush()
-        await self.session.refresh(row)
-        return row
+        await self.session.flush()  # no read-back: nothing uses the row's server defaults here
 
     async def get(self, run_id: uuid.UUID, user_id: uuid.UUID | None = None) -> Execution | None:
         stmt = select(Execution).where(Execution.run_id == run_id)
@@ -101,20 +99,27 @@ class ExecutionRepository:
         stmt = stmt.order_by(Execution.created_at.desc(), Execution.run_id.desc()).limit(limit)
         return (await self.session.execute(stmt)).scalars().all()
 
-    async def claim(self, run_id: uuid.UUID, attempt: int) -> Execution | None:
-        """queued/running → running for this delivery; None when the run is finished, paused or gone."""
+    async def claim(self, run_id: uuid.UUID, attempt: int, *, seqs: int = 0) -> tuple[Execution, str] | None:
+        """queued/running → running for this delivery, with the status it had before; None when the run is
+        finished, paused or gone. Takes `seqs` seqs (the opening event's) unless a cancel was asked for: the run
+        then ends at once and announces nothing else."""
+        before = select(Execution.run_id, Execution.status).where(Execution.run_id == run_id).with_for_update()
+        old = before.subquery("old")
         stmt = (
             update(Execution)
-            .where(Execution.run_id == run_id, Execution.status.in_(("queued", "running")))
+            .where(Execution.run_id == old.c.run_id, old.c.status.in_(("queued", "running")))
             .values(
                 status="running",
                 attempt=attempt,
                 started_at=func.coalesce(Execution.started_at, func.now()),
                 updated_at=func.now(),
+                last_seq=Execution.last_seq + case((Execution.cancel_requested, 0), else_=seqs),
             )
-            .returning(Execution)
+            .returning(Execution, old.c.status)
+            .execution_options(populate_existing=True)
         )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        row = (await self.session.execute(stmt)).one_or_none()
+        return None if row is None else (row[0], row[1])
 
     async def next_seq(self, run_id: uuid.UUID, count: int = 1) -> int | None:
         """Take `count` seqs; returns the last one (the row lock keeps concurrent takers gap-free)."""
@@ -173,11 +178,17 @@ class ExecutionRepository:
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def must_stop(self, run_id: uuid.UUID) -> bool:
-        """At a step boundary: a cancel was asked for, or the run ended meanwhile (rejected while siblings ran)."""
-        stmt = select(Execution.cancel_requested, Execution.status).where(Execution.run_id == run_id)
-        row = (await self.session.execute(stmt)).one_or_none()
-        return row is None or bool(row.cancel_requested) or row.status != "running"
+    async def step_boundary(self, run_id: uuid.UUID, seqs: int) -> int | None:
+        """At a step boundary: None when the run must stop (a cancel was asked for, or it ended meanwhile, e.g.
+        rejected while siblings ran); else take `seqs` seqs for the events of the boundary and return the last.
+        One statement for the check and the seqs: the row lock it takes keeps concurrent takers gap-free."""
+        stmt = (
+            update(Execution)
+            .where(Execution.run_id == run_id, Execution.status == "running", Execution.cancel_requested.is_(False))
+            .values(last_seq=Execution.last_seq + seqs)
+            .returning(Execution.last_seq)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def pause(self, run_id: uuid.UUID) -> Execution | None:
         """running → paused (with the caller holding the run's row lock); None if it was cancelled meanwhile."""
@@ -392,12 +403,15 @@ class ExecutionRepository:
 
 
 async def try_lock_run(conn: AsyncConnection, run_id: uuid.UUID) -> bool:
-    """Session-level lock held while one executor runs the run; PostgreSQL drops it if that executor dies."""
-    result = await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key(run_id, "run")})
-    await conn.commit()
-    return bool(result.scalar())
+    """Session-level lock held while one executor runs the run; PostgreSQL drops it if that executor dies.
+
+    One statement on an autocommit connection: it first waits for the send (or decision) transaction that
+    published the request to end (that transaction's lock, taken and released within this statement, so the run
+    row is committed or rolled back by the time the runner reads it), then tries the run lock."""
+    keys = {"s": lock_key(run_id, "send"), "k": lock_key(run_id, "run")}
+    result = await conn.execute(text("SELECT pg_advisory_xact_lock(:s), pg_try_advisory_lock(:k)"), keys)
+    return bool(result.one()[1])
 
 
 async def unlock_run(conn: AsyncConnection, run_id: uuid.UUID) -> None:
     await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(run_id, "run")})
-    await conn.commit()

@@ -3,6 +3,10 @@ and runs. Blocking: the runner calls it in a worker thread.
 
 Each step is its own Crew so that the runner, not CrewAI, decides the order: every finished step is recorded
 before the next starts, which is what lets a run be cancelled, paused or resumed between steps.
+
+A step's crew keeps no replay log: CrewAI writes every kickoff's task outputs to one SQLite file (for `crewai
+replay`), clearing it at each kickoff. The executor records steps in its own tables, so that log is never read;
+writing it was about a third of a step's CrewAI time, and the crews of concurrent runs contended for the file.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from crewai import LLM, Agent, Crew, Process, Task
+from crewai.agents.agent_executor import AgentExecutor, AgentExecutorState
+from crewai.flow.runtime import FlowState
 from crewai.llms.base_llm import BaseLLM
+from pydantic import PrivateAttr
 
 from services.executor.domain import echo
 from services.executor.domain.plan import StepSpec
@@ -67,6 +74,42 @@ class EchoLLM(BaseLLM):
         return 1_000_000
 
 
+class _NoReplayLog:
+    """Stands in for CrewAI's task-output store: takes the writes, keeps nothing."""
+
+    def update(self, task_index: int, log: dict[str, Any]) -> None:
+        pass
+
+    def add(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+    def load(self) -> list[dict[str, Any]]:
+        return []
+
+
+class StepCrew(Crew):
+    """A one-task crew without the replay log (see the module's note)."""
+
+    _task_output_handler: Any = PrivateAttr(default_factory=_NoReplayLog)
+
+
+class _ExecutorState(FlowState, AgentExecutorState):
+    """The state class of CrewAI's agent executor, made once (see `prepare`)."""
+
+
+def prepare() -> None:
+    """Once per process, before the first step. CrewAI's agent executor declares its state as a plain model, and
+    CrewAI then derives a new class from it (`FlowState` + that model: a pydantic class, schema and all) for every
+    agent it sets up, about a quarter of a step's CrewAI time. Handing it the same derived class, made once, skips
+    that; its instances are the same. Only applied to the shape this was checked against: if CrewAI declares the
+    state differently, it is left alone."""
+    if getattr(AgentExecutor, "_initial_state_t", None) is AgentExecutorState:
+        AgentExecutor._initial_state_t = _ExecutorState  # type: ignore[attr-defined]
+
+
 def build_llm(spec: Mapping[str, Any]) -> BaseLLM:
     """`echo` is built in; every other provider goes through CrewAI's own LLM. Keys come from the environment:
     `api_key_env` names the variable (default `<PROVIDER>_API_KEY`)."""
@@ -115,6 +158,6 @@ def run_step(step: StepSpec, prompt: str, tool_specs: Iterable[Mapping[str, Any]
         max_retry_limit=int(step.options.get("max_retry_limit", 0)),
     )
     task = Task(description=prompt, expected_output=step.expected_output, agent=agent)
-    crew = Crew(agents=[agent], tasks=[task], process=Process.sequential, verbose=False)
+    crew = StepCrew(agents=[agent], tasks=[task], process=Process.sequential, verbose=False)
     result = crew.kickoff()  # not streaming: a CrewOutput
     return str(getattr(result, "raw", result))

@@ -35,7 +35,7 @@ from services.executor.domain.plan import (
     run_output,
     step_prompt,
 )
-from services.executor.events import Pending, RunEvents
+from services.executor.events import Pending, Reserved, RunEvents
 from services.executor.models import Checkpoint, Execution, ExecutionStep
 from services.executor.repository import ExecutionRepository, try_lock_run, unlock_run
 from services.executor.runtime import crewai_env  # noqa: F401  (CrewAI switches, before anything imports it)
@@ -77,6 +77,7 @@ def _drop_result(future: asyncio.Future[Any]) -> None:
 def load_step_fn() -> StepFn:
     """The CrewAI side, imported on first use (it takes seconds): keep it out of the API's import path."""
     module = importlib.import_module("services.executor.runtime.crew")
+    module.prepare()
     return module.run_step  # type: ignore[no-any-return]
 
 
@@ -135,22 +136,15 @@ class Runner:
     # --- one delivery ---------------------------------------------------------------------------------------
     async def handle(self, request: RunRequestV1, attempt: int) -> Outcome:
         run_id = request.run_id
-        async with transaction(self.sessionmaker) as session:
-            repo = ExecutionRepository(session)
-            # Waits for the send transaction that published this request to commit or roll back.
-            await repo.lock_send(run_id)
-            row = await repo.get(run_id)
-        if row is None:
-            log.warning("run request %s has no execution row (its send was rolled back); dropped", run_id)
-            return "orphan"
-        if row.status not in ("queued", "running"):
-            return await self._settled(row)
-        async with self.engine.connect() as lock_conn:
+        async with self.engine.connect() as conn:
+            # Autocommit: the run lock is a session lock, and waiting for the send lock needs no transaction.
+            lock_conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             while not await try_lock_run(lock_conn, run_id):
                 # Another delivery runs it (a duplicate, or the copy a broker reconnect handed back): wait until
                 # it ends; if its executor dies instead, PostgreSQL frees the lock and this copy takes over.
                 latest = await self._load(run_id)
                 if latest is None:
+                    log.warning("run request %s has no execution row (its send was rolled back); dropped", run_id)
                     return "orphan"
                 if latest.status not in ("queued", "running"):
                     return await self._settled(latest)
@@ -179,47 +173,52 @@ class Runner:
 
     async def _run(self, request: RunRequestV1, attempt: int) -> Outcome:
         run_id = request.run_id
-        async with transaction(self.sessionmaker) as session:
-            repo = ExecutionRepository(session)
-            before = await repo.get(run_id)
-            # Read now: the claim's RETURNING refreshes the same ORM object.
-            was_queued = before is not None and before.status == "queued"
-            row = await repo.claim(run_id, attempt)
-            steps = await repo.steps(run_id) if row is not None else []
-            checkpoints = await repo.checkpoints(run_id) if row is not None else []
-        if row is None or before is None:
-            latest = await self._load(run_id)
-            return await self._settled(latest) if latest is not None else "orphan"
-        if row.cancel_requested:
-            return await self._end(row.run_id, "cancelled", error=None, output=None)
         try:
-            plan = build_plan(
+            plan: Plan | None = build_plan(
                 request.definition,
                 message=request.message,
                 inputs=request.inputs,
                 default_llm=self.default_llm,
                 extra_tool_ids=request.session_tool_ids,
             )
+            broken = None
         except DefinitionError as exc:
-            return await self._end(run_id, "failed", error=f"The workflow definition cannot run: {exc}")
-        ctx = RunContext(request, plan, attempt)
-        recorded = self._apply_recorded(ctx, steps, checkpoints)
-        if was_queued and request.resume is not None:
-            resume = request.resume
-            data: dict[str, Any] = {
-                "reason": resume.reason,
-                "checkpoint_id": str(resume.checkpoint_id),
-                "by": resume.decided_by,
-            }
-            edited = next((c for c in checkpoints if c.checkpoint_id == resume.checkpoint_id), None)
-            if resume.reason == "edited" and edited is not None:
-                # Followers keep the step's effective output: the edited text replaces what the model said.
-                data.update(step_id=edited.step_id, output=ctx.outputs.get(edited.step_id, ""))
-            await self._emit(ctx, "run_resumed", data=data)
-        elif was_queued and not recorded:
-            await self._emit(ctx, "run_started", data=self._started_data(ctx))
-        else:
-            await self._emit(ctx, "run_resumed", data={"reason": "redelivered", "attempt": attempt})
+            plan, broken = None, f"The workflow definition cannot run: {exc}"
+        ctx = RunContext(request, plan, attempt) if plan is not None else None
+        claimed: list[Execution] = []
+
+        async def claim(repo: ExecutionRepository) -> Reserved:
+            """Claim the run, read what earlier deliveries recorded, and take the seq of the opening event, all
+            in one transaction (one statement for a fresh run)."""
+            live = self.events.live and ctx is not None
+            claim = await repo.claim(run_id, attempt, seqs=1 if live else 0)
+            if claim is None:
+                return Reserved([], None)
+            row, before = claim
+            claimed.append(row)
+            if row.cancel_requested or ctx is None:
+                return Reserved([], None)
+            was_queued = before == "queued"
+            # A run still queued without a decision to resume from has never run: nothing can be recorded yet.
+            recorded, checkpoints = False, []
+            if not was_queued or request.resume is not None:
+                steps = await repo.steps(run_id)
+                checkpoints = list(await repo.checkpoints(run_id))
+                recorded = self._apply_recorded(ctx, steps, checkpoints)
+            opening = self._opening(ctx, was_queued=was_queued, recorded=recorded, checkpoints=checkpoints)
+            return Reserved([opening], row.last_seq if live else None)
+
+        await self.events.commit(run_id, request.user_id, claim)
+        if not claimed:
+            latest = await self._load(run_id)
+            if latest is None:
+                log.warning("run request %s has no execution row (its send was rolled back); dropped", run_id)
+                return "orphan"
+            return await self._settled(latest)
+        if claimed[0].cancel_requested:
+            return await self._end(run_id, "cancelled", error=None, output=None)
+        if ctx is None:
+            return await self._end(run_id, "failed", error=broken)
         while True:
             try:
                 order = await self._schedule(ctx)
@@ -236,7 +235,7 @@ class Runner:
                     return await self._stopped(run_id)
                 await self._restore(ctx)  # decided while siblings finished: go on with what was decided
                 continue
-            return await self._end(run_id, "completed", output=run_output(plan, ctx.outputs, order))
+            return await self._end(run_id, "completed", output=run_output(ctx.plan, ctx.outputs, order))
 
     async def _schedule(self, ctx: RunContext) -> list[str]:
         if ctx.plan.execution_model == "parallel":
@@ -322,6 +321,26 @@ class Runner:
         async with transaction(self.sessionmaker) as session:
             return await ExecutionRepository(session).get(run_id)
 
+    def _opening(
+        self, ctx: RunContext, *, was_queued: bool, recorded: bool, checkpoints: Sequence[Checkpoint]
+    ) -> Pending:
+        """`run_started` for a fresh run; `run_resumed` after a decision or for a redelivered one."""
+        resume = ctx.request.resume
+        if was_queued and resume is not None:
+            data: dict[str, Any] = {
+                "reason": resume.reason,
+                "checkpoint_id": str(resume.checkpoint_id),
+                "by": resume.decided_by,
+            }
+            edited = next((c for c in checkpoints if c.checkpoint_id == resume.checkpoint_id), None)
+            if resume.reason == "edited" and edited is not None:
+                # Followers keep the step's effective output: the edited text replaces what the model said.
+                data.update(step_id=edited.step_id, output=ctx.outputs.get(edited.step_id, ""))
+            return Pending("run_resumed", data=data)
+        if was_queued and not recorded:
+            return Pending("run_started", data=self._started_data(ctx))
+        return Pending("run_resumed", data={"reason": "redelivered", "attempt": ctx.attempt})
+
     def _started_data(self, ctx: RunContext) -> dict[str, Any]:
         return {
             "workflow_id": str(ctx.request.workflow_id),
@@ -339,7 +358,7 @@ class Runner:
             row = await repo.finish(
                 run_id, status, output=output, error=error, from_statuses=("running",), bump_seq=self.events.enabled
             )
-            if row is not None:
+            if row is not None and status != "completed":  # a run completes only with every checkpoint decided
                 await repo.close_checkpoints(run_id)
         if row is None:
             latest = await self._load(run_id)
@@ -360,9 +379,15 @@ class Runner:
             data=data,
         )
 
-    async def _must_stop(self, ctx: RunContext, repo: ExecutionRepository) -> bool:
+    async def _boundary(self, ctx: RunContext, repo: ExecutionRepository, events: int) -> tuple[bool, int | None]:
+        """A step boundary: (must stop, last seq taken for `events` events when they can go out). When the run
+        must stop nothing is taken, so no seq is left without its event."""
         stop = self._stops.get(ctx.run_id)
-        return (stop is not None and stop.is_set()) or await repo.must_stop(ctx.run_id)
+        if stop is not None and stop.is_set():
+            return True, None
+        live = self.events.live
+        last = await repo.step_boundary(ctx.run_id, events if live else 0)
+        return last is None, last if live else None
 
     # --- schedulers -----------------------------------------------------------------------------------------
     async def _sequential(self, ctx: RunContext, steps: list[StepSpec], earlier: list[StepSpec]) -> list[str]:
@@ -446,8 +471,9 @@ class Runner:
             return ctx.outputs[step.step_id]  # finished on an earlier delivery: never again
         who = {"step_id": step.step_id, "agent_id": step.agent_id, "agent_name": step.name}
 
-        async def start(repo: ExecutionRepository) -> list[Pending]:
-            if await self._must_stop(ctx, repo):
+        async def start(repo: ExecutionRepository) -> Reserved:
+            stop, last = await self._boundary(ctx, repo, 1)
+            if stop:
                 raise Cancelled
             started = await repo.start_step(
                 ctx.run_id, step_id=step.step_id, agent_id=step.agent_id, agent_name=step.name,
@@ -455,9 +481,8 @@ class Runner:
             )  # fmt: skip
             if not started:
                 raise RuntimeError(f"step {step.step_id} of run {ctx.run_id} completed elsewhere meanwhile")
-            return [Pending("step_started", **who, data={"agent_name": step.name, "role": step.role})]
+            return Reserved([Pending("step_started", **who, data={"agent_name": step.name, "role": step.role})], last)
 
-        await self.events.commit(ctx.run_id, ctx.user_id, start)
         loop = asyncio.get_running_loop()
         reported: list[Future[None]] = []
 
@@ -466,10 +491,24 @@ class Runner:
             data = {"kind": "tool", "tool": tool, "input": args, "output": result[:MAX_ERROR]}
             reported.append(asyncio.run_coroutine_threadsafe(self._emit(ctx, "step_output", step, data=data), loop))
 
-        prompt = step_prompt(step, earlier)
+        # The model starts while the step's start commits: a step's answer is only ever recorded after its start,
+        # and a start the boundary refuses (cancelled, ended meanwhile) drops the answer unread. A cancel nudge
+        # that already arrived stops the step before any model call.
+        opening = asyncio.ensure_future(self.events.commit(ctx.run_id, ctx.user_id, start))
+        stop = self._stops.get(ctx.run_id)
+        if stop is not None and stop.is_set():
+            await opening  # refused at the boundary: raises Cancelled
         began = time.perf_counter()
+        work: asyncio.Future[str] = loop.run_in_executor(
+            self.pool, self.step_fn, step, step_prompt(step, earlier), self._tool_specs(ctx, step), observe
+        )
         try:
-            output = await self._call_model(ctx, step, prompt, observe)
+            await opening
+        except BaseException:
+            work.add_done_callback(_drop_result)
+            raise
+        try:
+            output = await self._call_model(ctx, work)
         except Cancelled:
             await self._flush(reported)
             await self._discard(ctx, step)
@@ -490,13 +529,14 @@ class Runner:
         await self._flush(reported)
         stopped = False
 
-        async def complete(repo: ExecutionRepository) -> list[Pending]:
+        async def complete(repo: ExecutionRepository) -> Reserved:
             nonlocal stopped
-            if await self._must_stop(ctx, repo):
+            stop, last = await self._boundary(ctx, repo, 2)
+            if stop:
                 # Cancelled while the model worked: its answer is discarded, never recorded as completed.
                 stopped = True
                 await repo.end_step(ctx.run_id, step.step_id, "cancelled")
-                return []
+                return Reserved([], None)
             await repo.end_step(ctx.run_id, step.step_id, "completed", output=output)
             if step.hitl is not None:
                 await repo.add_checkpoint(
@@ -504,10 +544,13 @@ class Runner:
                     step_id=step.step_id, agent_id=step.agent_id, agent_name=step.name, output=output,
                     timeout_s=step.hitl.timeout_s, on_timeout=step.hitl.on_timeout,
                 )  # fmt: skip
-            return [
-                Pending("step_output", **who, data={"kind": "answer", "output": output}),
-                Pending("step_completed", **who, data={"output": output, "agent_name": step.name}),
-            ]
+            return Reserved(
+                [
+                    Pending("step_output", **who, data={"kind": "answer", "output": output}),
+                    Pending("step_completed", **who, data={"output": output, "agent_name": step.name}),
+                ],
+                last,
+            )
 
         await self.events.commit(ctx.run_id, ctx.user_id, complete)
         if stopped:
@@ -518,15 +561,9 @@ class Runner:
         ctx.outputs[step.step_id] = output
         return output
 
-    async def _call_model(
-        self, ctx: RunContext, step: StepSpec, prompt: str, observe: Callable[[str, dict[str, Any], str], None]
-    ) -> str:
-        """The step's CrewAI work in a worker thread. A cancel nudge stops the wait at once: the thread cannot be
-        interrupted, so it finishes on its own and its answer is dropped."""
-        loop = asyncio.get_running_loop()
-        work: asyncio.Future[str] = loop.run_in_executor(
-            self.pool, self.step_fn, step, prompt, self._tool_specs(ctx, step), observe
-        )
+    async def _call_model(self, ctx: RunContext, work: asyncio.Future[str]) -> str:
+        """Wait for the step's CrewAI work (in a worker thread). A cancel nudge stops the wait at once: the thread
+        cannot be interrupted, so it finishes on its own and its answer is dropped."""
         stop = self._stops.get(ctx.run_id)
         if stop is None:
             return await work

@@ -84,29 +84,48 @@ class RunService:
         self.user = user
 
     async def send(self, body: SendIn) -> SendOut:
+        """One hop of waiting where there were several: the send lock is taken while the workflow and session are
+        read, and the row, the user message and the confirmed publish go out together. Each can fail on its
+        own; whatever did happen is undone (the row rolls back, the message is taken back, and a request that
+        reached the broker finds no row and is dropped by the consumer)."""
         if not self.broker.connected:
             raise broker_down()
-        workflow, request = await self._resolve(body)
-        message_id = await self._add_user_message(request)
+        run_id = uuid.uuid4()
+        # The consumer waits on this lock, so it never sees the request before the row is committed.
+        locked = asyncio.ensure_future(self._lock(run_id))
         try:
-            await self._record(request, workflow.name)
-            await publish_run_request(self.broker, request)
+            workflow, request = await self._resolve(body, run_id)
         except BaseException:
-            await self._undo(request, message_id)
+            # The database session must not be left with a statement in flight; the first failure is the answer.
+            await asyncio.wait([locked])
+            if not locked.cancelled():
+                locked.exception()
             raise
+        await locked
+        added, recorded, published = await asyncio.gather(
+            self._add_user_message(request),
+            self._record(request, workflow.name),
+            publish_run_request(self.broker, request),
+            return_exceptions=True,
+        )
+        failure = next((r for r in (added, recorded, published) if isinstance(r, BaseException)), None)
+        if failure is not None:
+            await self._undo(request, added if isinstance(added, uuid.UUID) else None)
+            raise failure
         self._note_run_on_session(request)
         return SendOut(run_id=request.run_id, workflow_id=request.workflow_id, session_id=request.session_id)
 
     # --- resolve the workflow and session ---------------------------------------------------------------------
-    async def _resolve(self, body: SendIn) -> tuple[WorkflowOut, RunRequestV1]:
+    async def _resolve(self, body: SendIn, run_id: uuid.UUID) -> tuple[WorkflowOut, RunRequestV1]:
         """Everything the run will use, checked and snapshotted: 404/422 here, before anything is written."""
-        workflow = await self.upstream.workflow(body.workflow_id)
-        session = await self._session_context(body.session_id)
+        workflow, session = await asyncio.gather(
+            self.upstream.workflow(body.workflow_id), self._session_context(body.session_id)
+        )
         inputs = {**session.variables, **body.inputs}  # the request's inputs win over the session's variables
         plan = self._plan(workflow.definition, body.message, inputs, session.selected)
         tools = await self._resolve_tools(workflow.definition, plan, session.configs)
         request = RunRequestV1(
-            run_id=uuid.uuid4(),
+            run_id=run_id,
             workflow_id=workflow.workflow_id,
             workflow_name=workflow.name,
             user_id=self.user.user_id,
@@ -184,10 +203,14 @@ class RunService:
         )
         return added.message_id
 
+    async def _lock(self, run_id: uuid.UUID) -> None:
+        try:
+            await self.repo.lock_send(run_id)
+        except (SQLAlchemyError, OSError) as exc:
+            raise self._database_down(run_id, exc) from None
+
     async def _record(self, request: RunRequestV1, workflow_name: str) -> None:
         try:
-            # The consumer waits on this lock, so it never sees the request before the row is committed.
-            await self.repo.lock_send(request.run_id)
             await self.repo.insert(
                 run_id=request.run_id,
                 workflow_id=request.workflow_id,
@@ -197,11 +220,15 @@ class RunService:
                 request=request.model_dump(mode="json"),
             )
         except (SQLAlchemyError, OSError) as exc:
-            log.warning("cannot record run %s: %s", request.run_id, type(exc).__name__)
-            detail = "The database is unreachable, so no run was started; try again in a moment."
-            raise ServiceUnavailable(detail, error="database_unavailable") from None
+            raise self._database_down(request.run_id, exc) from None
 
-    # --- publish (after the record, in its transaction: `publish_run_request`) ---------------------------------
+    @staticmethod
+    def _database_down(run_id: uuid.UUID, exc: BaseException) -> ServiceUnavailable:
+        log.warning("cannot record run %s: %s", run_id, type(exc).__name__)
+        detail = "The database is unreachable, so no run was started; try again in a moment."
+        return ServiceUnavailable(detail, error="database_unavailable")
+
+    # --- publish (beside the record, in its transaction: `publish_run_request`) --------------------------------
     def _note_run_on_session(self, request: RunRequestV1) -> None:
         if request.session_id is None:
             return
