@@ -1,0 +1,246 @@
+"""Input PostgreSQL cannot store is refused at the edge, once, for every service.
+
+One rule for every JSON body, query parameter and path segment, applied by `InputGuard` before any route runs:
+
+- text must be storable: no NUL (U+0000) and no unpaired surrogate (U+D800-U+DFFF), in values and object keys
+  alike → 422 `invalid_text`;
+- numbers must be finite (no `NaN`, `Infinity`, or `1e400`, which overflows to infinity) and integers must fit
+  in 64 bits, PostgreSQL's `bigint` → 422 `invalid_number`;
+- objects and arrays may nest at most `MAX_DEPTH` (64) levels → 422 `too_deep`.
+
+Every answer names the place: `body.definition.agents[0].goal`, `query.tag`, `path.workflow_id`. The body is
+parsed the way the framework parses it (`json.loads` on the raw bytes, so UTF-8 that encodes a surrogate is
+caught too), walked without recursion, and then handed on byte for byte, so the route parses it as before.
+
+Integers that reach an `integer` column through the path or the query are bounded where they are declared:
+`PgInt` / `PgBigInt` make an out-of-range value a 422 naming the parameter instead of an overflow in the
+database.
+"""
+
+from __future__ import annotations
+
+import email.message
+import json
+import math
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from pydantic import Field
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.errors import Unprocessable, error_response
+
+MAX_DEPTH = 64
+INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
+INT8_MIN, INT8_MAX = -(2**63), 2**63 - 1
+
+PgInt = Annotated[int, Field(ge=INT4_MIN, le=INT4_MAX)]
+"""An integer that fits PostgreSQL's `integer` (int4)."""
+PgBigInt = Annotated[int, Field(ge=INT8_MIN, le=INT8_MAX)]
+"""An integer that fits PostgreSQL's `bigint` (int8)."""
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MAX_INT_DIGITS = len(str(INT8_MIN))
+
+
+class _BadNumber:
+    """Stands in for a number the parser met, so the walk can name where it was."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+def _parse_constant(text: str) -> _BadNumber:
+    return _BadNumber(text)
+
+
+def _parse_float(text: str) -> float | _BadNumber:
+    value = float(text)
+    return value if math.isfinite(value) else _BadNumber(text)
+
+
+def _parse_int(text: str) -> int | _BadNumber:
+    # Checked before int(): Python refuses to convert more than 4300 digits with a ValueError of its own.
+    if len(text) > _MAX_INT_DIGITS:
+        return _BadNumber(text)
+    value = int(text)
+    return value if INT8_MIN <= value <= INT8_MAX else _BadNumber(text)
+
+
+def _part(key: str | int) -> str:
+    if isinstance(key, int):
+        return f"[{key}]"
+    if _NAME.fullmatch(key):
+        return f".{key}"
+    shown = key if len(key) <= 40 else key[:40] + "…"
+    # ensure_ascii: the key may itself be the unstorable text; its escaped form is safe to send back.
+    return f"[{json.dumps(shown)}]"
+
+
+def field_path(root: str, parts: tuple[str | int, ...]) -> str:
+    return root + "".join(_part(p) for p in parts)
+
+
+def _text_problem(text: str) -> str | None:
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "holds a NUL character (U+0000), which cannot be stored; remove it"
+    return "holds an unpaired surrogate (U+D800 to U+DFFF), which is not valid Unicode; send the text as UTF-8"
+
+
+def _number_problem(text: str) -> str:
+    shown = text if len(text) <= 24 else text[:12] + "…" + f" ({len(text)} characters)"
+    if "." in text or "e" in text.lower() or not text.lstrip("-").isdigit():
+        return f"{shown} is not a finite number; numbers must be finite (no NaN, Infinity or overflowing exponents)"
+    return f"{shown} is out of range; integers must lie between {INT8_MIN} and {INT8_MAX}"
+
+
+def _too_deep(where: str) -> Unprocessable:
+    return Unprocessable(
+        f"{where}: nested more than {MAX_DEPTH} levels deep (objects and arrays inside each other); flatten it.",
+        error="too_deep",
+    )
+
+
+def check_value(value: Any, root: str = "body") -> None:
+    """Raise `Unprocessable` for the first unstorable text, non-finite or oversized number, or nesting deeper
+    than `MAX_DEPTH` in a parsed JSON value. Iterative, so a deep document cannot exhaust the stack here."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        node, parts = stack.pop()
+        if isinstance(node, str):
+            problem = _text_problem(node)
+            if problem:
+                raise Unprocessable(f"{field_path(root, parts)}: text {problem}.", error="invalid_text")
+        elif isinstance(node, _BadNumber):
+            raise Unprocessable(f"{field_path(root, parts)}: {_number_problem(node.text)}.", error="invalid_number")
+        elif isinstance(node, dict | list):
+            if len(parts) >= MAX_DEPTH:
+                shown = field_path(root, parts[:4]) + ("…" if len(parts) > 4 else "")
+                raise _too_deep(shown)
+            if isinstance(node, dict):
+                children: list[tuple[Any, tuple[str | int, ...]]] = []
+                for key, child in node.items():
+                    problem = _text_problem(key)
+                    if problem:
+                        where = field_path(root, (*parts, key))
+                        raise Unprocessable(f"{where}: the key {problem}.", error="invalid_text")
+                    children.append((child, (*parts, key)))
+            else:
+                children = [(child, (*parts, i)) for i, child in enumerate(node)]
+            # Reversed, so the first problem in document order is the one reported.
+            stack.extend(reversed(children))
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse a JSON body as the framework will, keeping what it would silently accept (NaN, Infinity,
+    overflowing numbers) visible to `check_value`. Raises `Unprocessable` for nesting the parser itself cannot
+    handle and for bytes that are not UTF-8; `ValueError` for any other malformed JSON (left to the route)."""
+    try:
+        return json.loads(body, parse_constant=_parse_constant, parse_float=_parse_float, parse_int=_parse_int)
+    except RecursionError:
+        raise _too_deep("body") from None
+    except UnicodeDecodeError:
+        raise Unprocessable("body: the request body is not valid UTF-8.", error="invalid_text") from None
+
+
+def is_json(headers: list[tuple[bytes, bytes]]) -> bool:
+    """The framework's rule: no content type, `application/json` or `application/*+json` is parsed as JSON."""
+    for name, value in headers:
+        if name == b"content-type":
+            message = email.message.Message()
+            message["content-type"] = value.decode("latin-1")
+            if message.get_content_maintype() != "application":
+                return False
+            subtype = message.get_content_subtype()
+            return subtype == "json" or subtype.endswith("+json")
+    return True
+
+
+def _query_items(scope: Scope) -> Iterator[tuple[str, str]]:
+    query = scope.get("query_string", b"").decode("latin-1")
+    yield from parse_qsl(query, keep_blank_values=True)
+
+
+def _path_parameter(scope: Scope, segment: str) -> str:
+    """The name the route gives the path segment holding `segment`, when one of the app's routes matches."""
+    router = getattr(scope.get("app"), "router", None)
+    for route in getattr(router, "routes", ()):
+        match, child = route.matches(scope)
+        if match == Match.NONE:
+            continue
+        for name, value in child.get("path_params", {}).items():
+            if isinstance(value, str) and segment in value and name != "path":
+                return f"path.{name}"
+        break
+    return "path"
+
+
+def check_url(scope: Scope) -> None:
+    for name, value in _query_items(scope):
+        for text, what in ((name, "the parameter name"), (value, "text")):
+            problem = _text_problem(text)
+            if problem:
+                where = f"query{_part(name)}" if what == "text" else "query"
+                raise Unprocessable(f"{where}: {what} {problem}.", error="invalid_text")
+    path: str = scope.get("path", "")
+    problem = _text_problem(path)
+    if problem:
+        segment = next(s for s in path.split("/") if _text_problem(s))
+        raise Unprocessable(f"{_path_parameter(scope, segment)}: text {problem}.", error="invalid_text")
+
+
+class InputGuard:
+    """Pure ASGI middleware applying the module's rule to every HTTP request. Install it inside the body size
+    limit, so it never reads more than the limit allows."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            check_url(scope)
+        except Unprocessable as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+        if not is_json(scope.get("headers") or []):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body:
+            try:
+                check_value(parse_json(body))
+            except Unprocessable as exc:
+                await error_response(exc)(scope, receive, send)
+                return
+            except ValueError:
+                pass  # malformed JSON: the route answers it, as it always has
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
