@@ -4,8 +4,9 @@ One rule for every JSON body, query parameter and path segment, applied by `Inpu
 
 - text must be storable: no NUL (U+0000) and no unpaired surrogate (U+D800-U+DFFF), in values and object keys
   alike → 422 `invalid_text`;
-- numbers must be finite (no `NaN`, `Infinity`, or `1e400`, which overflows to infinity) and integers must fit
-  in 64 bits, PostgreSQL's `bigint` → 422 `invalid_number`;
+- numbers must be finite as a double (no `NaN`, `Infinity`, `1e400`, which overflows to infinity, nor an
+  integer beyond about ±1.8e308) → 422 `invalid_number`. JSONB keeps any of those, but no JSON client can read
+  them back, and PostgreSQL renders 1e308 as a 309-digit integer that must stay writable;
 - objects and arrays may nest at most `MAX_DEPTH` (64) levels → 422 `too_deep`.
 
 Every answer names the place: `body.definition.agents[0].goal`, `query.tag`, `path.workflow_id`. The body is
@@ -23,6 +24,7 @@ import email.message
 import json
 import math
 import re
+import sys
 from collections.abc import Iterator
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -44,7 +46,8 @@ PgBigInt = Annotated[int, Field(ge=INT8_MIN, le=INT8_MAX)]
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_MAX_INT_DIGITS = len(str(INT8_MIN))
+_MAX_INT = int(sys.float_info.max)
+_MAX_INT_DIGITS = len(str(_MAX_INT)) + 1  # with a sign
 
 
 class _BadNumber:
@@ -70,7 +73,7 @@ def _parse_int(text: str) -> int | _BadNumber:
     if len(text) > _MAX_INT_DIGITS:
         return _BadNumber(text)
     value = int(text)
-    return value if INT8_MIN <= value <= INT8_MAX else _BadNumber(text)
+    return value if -_MAX_INT <= value <= _MAX_INT else _BadNumber(text)
 
 
 def _part(key: str | int) -> str:
@@ -100,7 +103,7 @@ def _number_problem(text: str) -> str:
     shown = text if len(text) <= 24 else text[:12] + "…" + f" ({len(text)} characters)"
     if "." in text or "e" in text.lower() or not text.lstrip("-").isdigit():
         return f"{shown} is not a finite number; numbers must be finite (no NaN, Infinity or overflowing exponents)"
-    return f"{shown} is out of range; integers must lie between {INT8_MIN} and {INT8_MAX}"
+    return f"{shown} is out of range; numbers must fit a 64-bit float (about ±1.8e308)"
 
 
 def _too_deep(where: str) -> Unprocessable:

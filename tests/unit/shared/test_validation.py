@@ -65,8 +65,8 @@ NUMBER_CASES = [
     ('{"v": [1, -Infinity]}', "body.v[1]: -Infinity is not a finite number"),
     ('{"definition": {"x": 1e400}}', "body.definition.x: 1e400 is not a finite number"),
     ('{"x": -1.5e999}', "body.x: -1.5e999 is not a finite number"),
-    ('{"x": 9223372036854775808}', "body.x: 9223372036854775808 is out of range"),
-    ('{"x": -9223372036854775809}', "body.x: -9223372036854775809 is out of range"),
+    ('{"x": 1' + "0" * 309 + "}", "body.x: 100000000000… (310 characters) is out of range"),
+    ('{"x": -1' + "0" * 309 + "}", "body.x: -10000000000… (311 characters) is out of range"),
     ('{"x": ' + "9" * 5000 + "}", "body.x: 999999999999… (5000 characters) is out of range"),
 ]
 
@@ -91,7 +91,7 @@ def test_depth_bound_is_inclusive_and_deep_documents_never_recurse() -> None:
 def test_what_postgresql_can_store_passes() -> None:
     fine = {
         "name": "Émile 🚀 \\u0000 is only a backslash here",
-        "n": [0, -1, 1.5, 1e308, -9223372036854775808, 9223372036854775807, True, None],
+        "n": [0, -1, 1.5, 1e308, 10**308, -(2**1000), 2**64, True, None],
         "nested": json.loads(_nested(MAX_DEPTH - 1)),
         "keys": {"with space": 1, "": 2, "ünï": 3},
     }
