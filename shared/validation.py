@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
+from fastapi.routing import iter_route_contexts
 from pydantic import Field
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import Unprocessable, error_response
@@ -174,14 +174,15 @@ def _query_items(scope: Scope) -> Iterator[tuple[str, str]]:
 
 
 def _path_parameter(scope: Scope, segment: str) -> str:
-    """The name the route gives the path segment holding `segment`, when one of the app's routes matches."""
-    router = getattr(scope.get("app"), "router", None)
-    for route in getattr(router, "routes", ()):
-        match, child = route.matches(scope)
-        if match == Match.NONE:
+    """`path.<name>` for the parameter the first route matching the path gives that segment, else `path`."""
+    path = scope.get("path", "")
+    for route in iter_route_contexts(getattr(scope.get("app"), "routes", [])):
+        regex = getattr(route, "path_regex", None)
+        found = regex.match(path) if regex is not None else None
+        if found is None:
             continue
-        for name, value in child.get("path_params", {}).items():
-            if isinstance(value, str) and segment in value and name != "path":
+        for name, value in found.groupdict().items():
+            if segment in value and name != "path":  # `path` is the gateway's catch-all, not a field
                 return f"path.{name}"
         break
     return "path"

@@ -132,17 +132,19 @@ def test_pg_int_bounds_the_declared_type() -> None:
 
 def _guarded_app() -> tuple[FastAPI, list[Any]]:
     app = FastAPI()
+    router = APIRouter(prefix="/items")  # included, as every service's routes are
     received: list[Any] = []
 
-    @app.post("/items/{item_id}")
+    @router.post("/{item_id}")
     async def post(item_id: str, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
         received.append(body)
         return {"ok": item_id}
 
-    @app.get("/items/{item_id}/parts/{part}")
+    @router.get("/{item_id}/parts/{part}")
     async def get(item_id: str, part: str, tag: str | None = None) -> dict[str, str]:
         return {"ok": part}
 
+    app.include_router(router)
     app.add_middleware(InputGuard)
     return app, received
 
@@ -160,6 +162,8 @@ async def test_guard_names_query_and_path_parameters() -> None:
         assert r.json()["detail"].startswith("query.tag: text holds a NUL")
         r = await client.get("/items/a/parts/b%00c")
         assert r.status_code == 422 and r.json()["detail"].startswith("path.part: text holds a NUL")
+        r = await client.get("/items/%00/parts/b")
+        assert r.status_code == 422 and r.json()["detail"].startswith("path.item_id: text holds a NUL")
         r = await client.get("/nowhere/%00")
         assert r.status_code == 422 and r.json()["detail"].startswith("path: text holds a NUL")
         r = await client.get("/items/a/parts/b?%00=1")
