@@ -59,21 +59,25 @@ class _BadNumber:
         self.text = text
 
 
-def _parse_constant(text: str) -> _BadNumber:
-    return _BadNumber(text)
+def _number_hooks(found: list[str]) -> dict[str, Any]:
+    """Parser hooks that stand a `_BadNumber` in for each unacceptable number and note its text in `found`."""
 
-
-def _parse_float(text: str) -> float | _BadNumber:
-    value = float(text)
-    return value if math.isfinite(value) else _BadNumber(text)
-
-
-def _parse_int(text: str) -> int | _BadNumber:
-    # Checked before int(): Python refuses to convert more than 4300 digits with a ValueError of its own.
-    if len(text) > _MAX_INT_DIGITS:
+    def constant(text: str) -> _BadNumber:
+        found.append(text)
         return _BadNumber(text)
-    value = int(text)
-    return value if -_MAX_INT <= value <= _MAX_INT else _BadNumber(text)
+
+    def as_float(text: str) -> float | _BadNumber:
+        value = float(text)
+        return value if math.isfinite(value) else constant(text)
+
+    def as_int(text: str) -> int | _BadNumber:
+        # Checked before int(): Python refuses to convert more than 4300 digits with a ValueError of its own.
+        if len(text) > _MAX_INT_DIGITS:
+            return constant(text)
+        value = int(text)
+        return value if -_MAX_INT <= value <= _MAX_INT else constant(text)
+
+    return {"parse_constant": constant, "parse_float": as_float, "parse_int": as_int}
 
 
 def _part(key: str | int) -> str:
@@ -143,16 +147,49 @@ def check_value(value: Any, root: str = "body") -> None:
             stack.extend(reversed(children))
 
 
-def parse_json(body: bytes) -> Any:
+def parse_json(body: bytes, bad_numbers: list[str] | None = None) -> Any:
     """Parse a JSON body as the framework will, keeping what it would silently accept (NaN, Infinity,
-    overflowing numbers) visible to `check_value`. Raises `Unprocessable` for nesting the parser itself cannot
-    handle and for bytes that are not UTF-8; `ValueError` for any other malformed JSON (left to the route)."""
+    overflowing numbers) visible to `check_value` (and listed in `bad_numbers`). Raises `Unprocessable` for
+    nesting the parser itself cannot handle and for bytes that are not UTF-8; `ValueError` for any other
+    malformed JSON (left to the route)."""
     try:
-        return json.loads(body, parse_constant=_parse_constant, parse_float=_parse_float, parse_int=_parse_int)
+        return json.loads(body, **_number_hooks([] if bad_numbers is None else bad_numbers))
     except RecursionError:
         raise _too_deep("body") from None
     except UnicodeDecodeError:
         raise Unprocessable("body: the request body is not valid UTF-8.", error="invalid_text") from None
+
+
+# What unstorable text looks like in UTF-8 JSON: the escape of NUL, the escape of a surrogate (paired or not),
+# or the UTF-8 bytes of a surrogate. Absent from the raw bytes, no string or key can hold one.
+_SUSPECT_TEXT = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
+
+
+def check_body(body: bytes) -> None:
+    """`check_value(parse_json(body))`, with the field-by-field walk only when there can be something to find:
+    a bad number seen by the parser, a byte pattern of unstorable text, or nesting past the bound. Most bodies
+    cost one parse and one walk over their containers."""
+    bad_numbers: list[str] = []
+    value = parse_json(body, bad_numbers)
+    suspect = (
+        bool(bad_numbers)
+        or json.detect_encoding(body) != "utf-8"
+        or ((b"\\u" in body or b"\xed" in body) and _SUSPECT_TEXT.search(body) is not None)
+    )
+    if suspect or _deeper_than(value, MAX_DEPTH):
+        check_value(value)
 
 
 def is_json(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -232,7 +269,7 @@ class InputGuard:
         body = b"".join(chunks)
         if body:
             try:
-                check_value(parse_json(body))
+                check_body(body)
             except Unprocessable as exc:
                 await error_response(exc)(scope, receive, send)
                 return

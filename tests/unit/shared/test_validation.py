@@ -18,7 +18,7 @@ from shared.auth import User
 from shared.db import DbSession, is_bad_value, is_database_outage
 from shared.errors import ErrorBoundary, Unprocessable
 from shared.service import create_service_app
-from shared.validation import MAX_DEPTH, InputGuard, PgInt, check_value, is_json, parse_json
+from shared.validation import MAX_DEPTH, InputGuard, PgInt, check_body, check_value, is_json, parse_json
 
 
 def _refusal(raw: bytes | str) -> tuple[str, str]:
@@ -98,6 +98,27 @@ def test_what_postgresql_can_store_passes() -> None:
     raw = json.dumps(fine, ensure_ascii=False).encode()
     assert parse_json(raw) == fine
     check_value(parse_json(raw))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [c[0] for c in TEXT_CASES + NUMBER_CASES] + [_nested(MAX_DEPTH + 1), _nested(900), '{"a": "\\ud83d\\ude80\\udfff"}'],
+)
+def test_the_guard_shortcut_finds_the_same_problems(raw: str) -> None:
+    """`check_body` skips the field-by-field walk when the bytes cannot hide a problem; it must never skip one."""
+    expected = _refusal(raw)
+    with pytest.raises(Unprocessable) as caught:
+        check_body(raw.encode())
+    assert (caught.value.error, caught.value.detail) == expected
+
+
+def test_the_guard_shortcut_on_other_encodings_and_look_alikes() -> None:
+    with pytest.raises(Unprocessable) as caught:
+        check_body('{"name": "\\u0000"}'.encode("utf-16"))
+    assert caught.value.error == "invalid_text"
+    # An escaped backslash before "u0000" is six ordinary characters, and a surrogate pair is one character.
+    check_body(b'{"name": "\\\\u0000", "emoji": "\\ud83d\\ude80", "raw": "\xf0\x9f\x9a\x80"}')
+    check_body(_nested(MAX_DEPTH).encode())
 
 
 def test_malformed_json_is_left_to_the_route() -> None:
