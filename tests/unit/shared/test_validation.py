@@ -102,7 +102,8 @@ def test_what_postgresql_can_store_passes() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [c[0] for c in TEXT_CASES + NUMBER_CASES] + [_nested(MAX_DEPTH + 1), _nested(900), '{"a": "\\ud83d\\ude80\\udfff"}'],
+    [c[0] for c in TEXT_CASES + NUMBER_CASES]
+    + [_nested(MAX_DEPTH + 1), _nested(900), '{"a": "\\ud83d\\ude80\\udfff"}'],
 )
 def test_the_guard_shortcut_finds_the_same_problems(raw: str) -> None:
     """`check_body` skips the field-by-field walk when the bytes cannot hide a problem; it must never skip one."""
