@@ -290,3 +290,19 @@ def test_openapi_documents_the_error_shape() -> None:
     assert set(opened["responses"]) == {"200", "404", "422"}
     assert opened["parameters"][0]["schema"]["maximum"] == 2**31 - 1
     assert set(schema["paths"]["/health/db"]["get"]["responses"]) == {"200", "422"}
+
+
+async def test_pg_int_in_a_path_is_a_422_naming_it() -> None:
+    """How a route bounds an integer column's parameter: `Annotated[PgInt, Path(ge=1)]` keeps both bounds."""
+    router = APIRouter()
+
+    @router.get("/versions/{version}")
+    async def version(version: Annotated[PgInt, Path(ge=1)]) -> dict[str, int]:
+        return {"version": version}
+
+    async with await _client(create_service_app("unit", routers=[router])) as client:
+        assert (await client.get("/versions/2147483647")).json() == {"version": 2**31 - 1}
+        for bad in ("2147483648", "0", "9" * 5000):
+            r = await client.get(f"/versions/{bad}")
+            assert r.status_code == 422, bad
+            assert r.json()["error"] == "validation_error" and r.json()["detail"].startswith("version:"), r.json()
