@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.e2e.conftest import register_and_login
 from tests.support.auth import headers_for
@@ -81,8 +82,11 @@ def test_cache_down_and_disabled(database_url: str, servers: Servers, tmp_path) 
 
 
 def _pg_cluster(action: str) -> None:
-    version = sorted(os.listdir("/etc/postgresql"))[0]
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action], check=True, timeout=60)
+    """Stop or start the cluster the tests use: `ECHO_TEST_PG_CLUSTER` ("<version> <name>", e.g. a private
+    cluster made with pg_createcluster for a rehearsal), else the machine's first version's `main`."""
+    named = os.environ.get("ECHO_TEST_PG_CLUSTER", "").split()
+    version, name = named if len(named) == 2 else (sorted(os.listdir("/etc/postgresql"))[0], "main")
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, name, action], check=True, timeout=60)
 
 
 @dataclass
@@ -164,7 +168,8 @@ def test_postgresql_outage_is_503_and_heals_without_restart(
     finally:
         stop.set()
         worker.join(30)
-        if not port_open("127.0.0.1", 5432, 0.5):
+        database = make_url(platform.env["ECHO_DATABASE_URL"])
+        if not port_open(database.host or "127.0.0.1", database.port or 5432, 0.5):
             _pg_cluster("start")
 
     labels = {a.label for a in answers}
