@@ -35,7 +35,7 @@ from tests.support.platform import Platform
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-EXAMPLES = 4
+EXAMPLES = 6
 BUDGET_SECONDS = 80.0
 SERVICES = ("gateway", "workflow", "session", "executor")
 
@@ -176,6 +176,18 @@ def _path_names(operation: Any) -> list[str]:
     return [p.name for p in operation.path_parameters]
 
 
+def _documents_the_error_shape(document: dict[str, Any]) -> None:
+    """Every operation documents its 422 (and every other error) as `Error`, never FastAPI's own shape."""
+    assert "HTTPValidationError" not in json.dumps(document)
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            errors = {code: r for code, r in operation["responses"].items() if int(code) >= 400}
+            assert "422" in errors, (method, path)
+            for code, response in errors.items():
+                assert response["content"]["application/json"]["schema"] == error, (method, path, code)
+
+
 def test_no_generated_request_gets_a_5xx(
     platform: Platform, gateway: httpx.Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -185,6 +197,7 @@ def test_no_generated_request_gets_a_5xx(
     started = time.monotonic()
     for service in SERVICES:
         base_url = platform.service_url(service)
+        _documents_the_error_shape(httpx.get(f"{base_url}/openapi.json", timeout=15).json())
         schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json", timeout=15)
         for result in schema.get_all_operations():
             operation = result.ok()
