@@ -17,6 +17,7 @@ from sqlalchemy import exc as sa_exc
 from shared.auth import User
 from shared.db import DbSession, is_bad_value, is_database_outage
 from shared.errors import ErrorBoundary, Unprocessable
+from shared.openapi import error_responses
 from shared.service import create_service_app
 from shared.validation import MAX_DEPTH, InputGuard, PgInt, check_body, check_value, is_json, parse_json
 
@@ -270,7 +271,7 @@ def test_openapi_documents_the_error_shape() -> None:
     async def get_thing(thing_id: uuid.UUID, user: User, db: DbSession, cursor: str | None = None) -> dict[str, str]:
         return {}
 
-    @router.post("/things")
+    @router.post("/things", responses=error_responses(409))
     async def post_thing(body: Annotated[dict[str, Any], Body()], user: User) -> dict[str, str]:
         return {}
 
@@ -285,7 +286,9 @@ def test_openapi_documents_the_error_shape() -> None:
     got = schema["paths"]["/things/{thing_id}"]["get"]["responses"]
     assert set(got) == {"200", "400", "401", "404", "422", "503"}
     assert got["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
-    assert set(schema["paths"]["/things"]["post"]["responses"]) == {"200", "401", "413", "422"}
+    posted = schema["paths"]["/things"]["post"]["responses"]
+    assert set(posted) == {"200", "401", "409", "413", "422"}
+    assert posted["409"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     opened = schema["paths"]["/open/{n}"]["get"]
     assert set(opened["responses"]) == {"200", "404", "422"}
     assert opened["parameters"][0]["schema"]["maximum"] == 2**31 - 1
