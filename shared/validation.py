@@ -193,7 +193,8 @@ def check_body(body: bytes) -> None:
 
 
 def is_json(headers: list[tuple[bytes, bytes]]) -> bool:
-    """The framework's rule: no content type, `application/json` or `application/*+json` is parsed as JSON."""
+    """`application/json` and `application/*+json` are parsed as JSON, as the framework does; so is a body with
+    no content type, which the framework parses for a route that turns its strict content-type rule off."""
     for name, value in headers:
         if name == b"content-type":
             message = email.message.Message()
