@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import asyncpg
+from asyncpg.exceptions._base import DataError as ClientDataError
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -97,10 +100,82 @@ async def transaction(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[
         await commit(session)
 
 
-async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with transaction(request.app.state.sessionmaker) as session:
         yield session
 
 
 # scope="function": the commit happens before the response leaves, so a client that got its answer can rely on it.
-DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+DbSession = Annotated[AsyncSession, Depends(request_session, scope="function")]
+
+
+# SQLSTATE classes of an outage rather than of a request: connection exceptions (08), insufficient resources
+# such as too many connections (53), operator intervention such as a shutdown or "starting up" (57P), and
+# system errors (58).
+_OUTAGE_SQLSTATES = ("08", "53", "57P", "58")
+# Data exceptions (22: NUL or invalid text, numbers out of range) and program limits (54: e.g. stack depth on a
+# deeply nested JSON value) are caused by the values a request sent.
+_BAD_VALUE_SQLSTATES = ("22", "54")
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """The error, what SQLAlchemy wrapped (`.orig`), and their causes, each once."""
+    seen: set[int] = set()
+    todo = [error]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen or len(seen) > 20:
+            continue
+        seen.add(id(current))
+        yield current
+        for nxt in (getattr(current, "orig", None), current.__cause__, current.__context__):
+            if isinstance(nxt, BaseException):
+                todo.append(nxt)
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    return state if isinstance(state, str) else None
+
+
+def _raised_by_driver(error: BaseException) -> bool:
+    """True when the error came up through asyncpg or SQLAlchemy (not, say, a file write or the cache)."""
+    tb = error.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if module.startswith(("asyncpg", "sqlalchemy")):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def is_database_outage(error: BaseException) -> bool:
+    """PostgreSQL cannot be reached, is restarting or is out of connections, as opposed to a request it refused."""
+    for current in _chain(error):
+        if isinstance(current, sa_exc.TimeoutError):  # no pooled connection came free in time
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, sa_exc.OperationalError):
+            return True
+        if isinstance(current, asyncpg.exceptions.ConnectionDoesNotExistError | asyncpg.PostgresConnectionError):
+            return True
+        state = _sqlstate(current)
+        if state is not None and state.startswith(_OUTAGE_SQLSTATES):
+            return True
+        if isinstance(current, OSError | TimeoutError) and _raised_by_driver(current):
+            return True
+    return False
+
+
+def is_bad_value(error: BaseException) -> bool:
+    """PostgreSQL (or the driver encoding a parameter for it) refused a value the request carried."""
+    for current in _chain(error):
+        if isinstance(current, ClientDataError):  # the driver could not encode it, e.g. an int beyond int4
+            return True
+        if isinstance(current, UnicodeEncodeError) and _raised_by_driver(current):
+            return True
+        state = _sqlstate(current)
+        if state is not None and state.startswith(_BAD_VALUE_SQLSTATES):
+            return True
+    return False

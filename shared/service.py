@@ -1,5 +1,6 @@
-"""The app factory every service builds on: logging, errors, request ids, health, and a lifespan that owns
-the engine, the cache client and the broker connection."""
+"""The app factory every service builds on: logging, errors, request ids, health, the input edge (the 2 MiB
+body cap and `shared.validation`), and a lifespan that owns the engine, the cache client and the broker
+connection."""
 
 from __future__ import annotations
 
@@ -8,16 +9,19 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from starlette.middleware import Middleware
 
 from shared.cache import Cache
 from shared.db import create_engine, make_sessionmaker
-from shared.errors import install_error_handlers
+from shared.errors import ErrorBoundary, install_error_handlers
 from shared.health import router as health_router
+from shared.limits import BodySizeLimit
 from shared.logging import RequestIdMiddleware, configure_logging
 from shared.messaging import Broker
 from shared.metrics import install_metrics
-from shared.openapi import install as install_openapi
+from shared.openapi import install_error_docs
 from shared.settings import Settings, get_settings
+from shared.validation import InputGuard
 
 ExtraLifespan = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[Any]]
 
@@ -61,8 +65,14 @@ def create_service_app(
 
     app = FastAPI(title=f"EchoAI {name}", description=description, lifespan=lifespan)
     install_error_handlers(app)
-    install_openapi(app)
+    install_error_docs(app)
+    # From the outside in: metrics (added first, outermost) and the request id see every answer; the error
+    # boundary catches whatever the middleware below it and the routes raise; the body is capped before the input
+    # guard reads it.
     app.add_middleware(RequestIdMiddleware)
+    app.user_middleware.append(Middleware(ErrorBoundary))
+    app.user_middleware.append(Middleware(BodySizeLimit))
+    app.user_middleware.append(Middleware(InputGuard))
     # Before the routers: the gateway's catch-all proxy route must not swallow /metrics.
     install_metrics(app)
     app.include_router(health_router)

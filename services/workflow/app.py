@@ -5,10 +5,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
-from starlette.middleware import Middleware
 
 from services.workflow.api import agents, tools, workflows
-from services.workflow.limits import BodySizeLimit
 from services.workflow.storage import WorkingCopies
 from shared.service import create_service_app
 from shared.settings import Settings
@@ -29,6 +27,4 @@ def create_app(settings: Settings | None = None, *, fs_root: str | Path | None =
         extra_lifespan=lifespan,
         description="Workflow definitions with immutable versions, the agent registry and tools.",
     )
-    # Appended, not added: innermost, so even a 413 carries the request id and reaches the access log.
-    app.user_middleware.append(Middleware(BodySizeLimit))
     return app

@@ -1,17 +1,9 @@
-"""The error answers each route really gives, declared for the API document with the `{error, detail}` body
-that the one error handler sends (FastAPI would otherwise advertise its own 422 shape, which is not ours)."""
+"""The error answers each route really gives, declared for the API document; their body is the shared `Error`
+schema (`{error, detail}`) that the one error handler sends."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from pydantic import BaseModel, Field
-
-
-class ErrorOut(BaseModel):
-    error: str = Field(description="A stable code, e.g. `workflow_not_found`, `validation_error`.")
-    detail: str = Field(description="A sentence saying what was wrong and what to do about it.")
-
 
 _MEANING = {
     400: "The cursor is not one this API handed out (`invalid_cursor`).",
@@ -26,4 +18,5 @@ _MEANING = {
 
 def answers(*codes: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route: 401 and 422 always, plus `codes`."""
-    return {code: {"model": ErrorOut, "description": _MEANING[code]} for code in sorted({401, 422, *codes})}
+    # The body of each is the shared `Error` schema (`shared/openapi.py` adds it to every error answer).
+    return {code: {"description": _MEANING[code]} for code in sorted({401, 422, *codes})}

@@ -15,7 +15,7 @@ OURS = ("/workflows", "/agents", "/tools")
 
 async def test_every_error_answer_is_declared_with_the_error_shape(client: httpx.AsyncClient) -> None:
     document = (await client.get("/openapi.json")).json()
-    assert set(document["components"]["schemas"]["ErrorOut"]["required"]) == {"error", "detail"}
+    assert set(document["components"]["schemas"]["Error"]["required"]) == {"error", "detail"}
     operations = [
         (path, method, op)
         for path, item in document["paths"].items()
@@ -28,7 +28,7 @@ async def test_every_error_answer_is_declared_with_the_error_shape(client: httpx
         assert {"401", "422"} <= set(errors), (method, path)
         for answer in errors.values():
             ref = answer["content"]["application/json"]["schema"]["$ref"]
-            assert ref == "#/components/schemas/ErrorOut", (method, path)
+            assert ref == "#/components/schemas/Error", (method, path)
     assert "HTTPValidationError" not in str({p: i for p, i in document["paths"].items() if p.startswith(OURS)}), (
         "FastAPI's own 422 shape is not what these routes send"
     )

@@ -123,11 +123,11 @@ async def test_two_mib_body_is_413_before_anything_parses_it(alice: Caller, meth
     assert r.status_code == 413, r.text
     assert r.json()["error"] == "payload_too_large" and set(r.json()) == {"error", "detail"}
     # Not JSON at all, still a 413 (the size is checked first), with or without a Content-Length.
-    r = await alice.request(method, path, content=b"x" * TWO_MIB, headers={"content-type": "application/json"})
+    r = await alice.request(method, path, content=b"x" * (TWO_MIB + 1), headers={"content-type": "application/json"})
     assert r.status_code == 413
 
     async def chunks() -> Any:
-        for _ in range(32):
+        for _ in range(33):  # one chunk past the 2 MiB cap
             yield b"y" * (64 * 1024)
 
     r = await alice.request(method, path, content=chunks(), headers={"content-type": "application/json"})

@@ -1,11 +1,11 @@
-"""The body cap in front of the app, with a stand-in app that records what reached it."""
+"""The body cap in front of every service, with a stand-in app that records what reached it."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from services.workflow.limits import BodySizeLimit
+from shared.limits import MAX_BODY_BYTES, BodySizeLimit
 
 
 class Recorder:
@@ -54,7 +54,27 @@ async def test_a_large_chunked_body_is_refused_once_over_the_cap() -> None:
     assert status == 413 and inner.bodies == []
 
 
-async def test_reads_are_not_limited() -> None:
+async def test_every_method_is_limited() -> None:
+    for method in ("GET", "DELETE", "PATCH"):
+        inner = Recorder()
+        status, _ = await _call(BodySizeLimit(inner, max_bytes=1), method, [b"whatever"], content_length=8)
+        assert status == 413 and inner.bodies == [], method
+
+
+async def test_the_cap_is_two_mib_inclusive() -> None:
+    assert MAX_BODY_BYTES == 2 * 1024 * 1024
     inner = Recorder()
-    status, _ = await _call(BodySizeLimit(inner, max_bytes=1), "GET", [b"whatever"], content_length=8)
-    assert status == 200 and inner.bodies == [b"whatever"]
+    status, _ = await _call(BodySizeLimit(inner), "POST", [b"x" * (1024 * 1024)] * 2)
+    assert status == 200 and len(inner.bodies[0]) == MAX_BODY_BYTES
+    status, _ = await _call(BodySizeLimit(inner), "POST", [b"x" * (1024 * 1024)] * 2 + [b"y"])
+    assert status == 413
+
+
+async def test_websockets_pass_untouched() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    await BodySizeLimit(app, max_bytes=1)({"type": "websocket", "path": "/"}, None, None)  # type: ignore[arg-type]
+    assert seen == ["websocket"]
