@@ -31,9 +31,10 @@ from urllib.parse import parse_qsl
 
 from fastapi.routing import iter_route_contexts
 from pydantic import Field
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.errors import Unprocessable, error_response
+from shared.limits import replaying
 
 MAX_DEPTH = 64
 INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
@@ -276,13 +277,4 @@ class InputGuard:
                 return
             except ValueError:
                 pass  # malformed JSON: the route answers it, as it always has
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)
