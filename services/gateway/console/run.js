@@ -138,6 +138,10 @@ export async function runView(main, runId) {
     }
     if (event.type === "run_completed") {
       setStatus("completed");
+      // A completed run has no step still under way: a replay that resumed mid-step, or a paused step whose
+      // approval came while this page was away, settles with the run.
+      settleAll("running", "completed");
+      settleAll("paused", "completed");
       showFinal("Final answer", data.output, "answer");
     }
     if (event.type === "run_failed" || event.type === "run_cancelled") {
