@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.executor.clients import Upstream
@@ -204,29 +203,19 @@ class RunService:
         return added.message_id
 
     async def _lock(self, run_id: uuid.UUID) -> None:
-        try:
-            await self.repo.lock_send(run_id)
-        except (SQLAlchemyError, OSError) as exc:
-            raise self._database_down(run_id, exc) from None
+        # A database out of reach is the shared handler's 503 `database_unavailable` (`shared/errors.py`); any
+        # other database error is not an outage and is not answered as one.
+        await self.repo.lock_send(run_id)
 
     async def _record(self, request: RunRequestV1, workflow_name: str) -> None:
-        try:
-            await self.repo.insert(
-                run_id=request.run_id,
-                workflow_id=request.workflow_id,
-                workflow_name=workflow_name,
-                user_id=request.user_id,
-                session_id=request.session_id,
-                request=request.model_dump(mode="json"),
-            )
-        except (SQLAlchemyError, OSError) as exc:
-            raise self._database_down(request.run_id, exc) from None
-
-    @staticmethod
-    def _database_down(run_id: uuid.UUID, exc: BaseException) -> ServiceUnavailable:
-        log.warning("cannot record run %s: %s", run_id, type(exc).__name__)
-        detail = "The database is unreachable, so no run was started; try again in a moment."
-        return ServiceUnavailable(detail, error="database_unavailable")
+        await self.repo.insert(
+            run_id=request.run_id,
+            workflow_id=request.workflow_id,
+            workflow_name=workflow_name,
+            user_id=request.user_id,
+            session_id=request.session_id,
+            request=request.model_dump(mode="json"),
+        )
 
     # --- publish (beside the record, in its transaction: `publish_run_request`) --------------------------------
     def _note_run_on_session(self, request: RunRequestV1) -> None:
