@@ -63,7 +63,11 @@ def _drop_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         raise DisconnectionError("the pooled connection was closed by the server")
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def make_sessionmaker(engine: AsyncEngine, *, autocommit: bool = False) -> async_sessionmaker[AsyncSession]:
+    """`autocommit`: every statement commits on its own, with no BEGIN and COMMIT round trips; only for units of
+    work that are one statement (the pool is shared with the engine's other sessions)."""
+    if autocommit:
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     return async_sessionmaker(engine, expire_on_commit=False)
 
 

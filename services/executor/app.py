@@ -13,6 +13,7 @@ from services.executor.events import RunEvents
 from services.executor.runtime.consumer import Consumers
 from services.executor.runtime.runner import Runner
 from services.executor.runtime.sweeper import Sweeper
+from shared.db import make_sessionmaker
 from shared.service import create_service_app
 from shared.settings import Settings
 
@@ -27,7 +28,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # run loop responsive at a small cost in switching.
     sys.setswitchinterval(SWITCH_INTERVAL)
     app.state.http = make_client(settings)
-    app.state.events = RunEvents(app.state.broker, app.state.sessionmaker, enabled=settings.transparency_enabled)
+    app.state.events = RunEvents(
+        app.state.broker,
+        app.state.sessionmaker,
+        enabled=settings.transparency_enabled,
+        autocommit=make_sessionmaker(app.state.engine, autocommit=True),
+    )
     # CrewAI is blocking: its steps run in threads, as many as runs this executor takes at once.
     pool = ThreadPoolExecutor(max_workers=settings.executor_concurrency, thread_name_prefix="echoai-step")
     app.state.runner = Runner(

@@ -57,9 +57,18 @@ class Reserved:
 
 
 class RunEvents:
-    def __init__(self, broker: Broker, sessionmaker: async_sessionmaker[AsyncSession], *, enabled: bool):
+    def __init__(
+        self,
+        broker: Broker,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        enabled: bool,
+        autocommit: async_sessionmaker[AsyncSession] | None = None,
+    ):
         self.broker = broker
         self.sessionmaker = sessionmaker
+        # For work whose every statement stands on its own: no BEGIN and COMMIT round trips around it.
+        self.autocommit = autocommit or sessionmaker
         self.enabled = enabled
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
         # Events that got a seq but could not be published yet, per run, in seq order.
@@ -86,12 +95,15 @@ class RunEvents:
         run_id: uuid.UUID,
         user_id: uuid.UUID,
         work: Callable[[ExecutionRepository], Awaitable[list[Pending] | Reserved]],
+        *,
+        autocommit: bool = False,
     ) -> None:
         """Run `work` in one transaction that also takes the seqs of the events it returns (unless it took them
         itself: `Reserved`); publish them after the commit. One transaction for a durable point and its events,
-        and the events follow the data."""
+        and the events follow the data. `autocommit`: the work is one statement that records the point and takes
+        its seqs together (and returns `Reserved`), so it needs no transaction around it."""
         async with self.ordered(run_id):
-            async with transaction(self.sessionmaker) as session:
+            async with transaction(self.autocommit if autocommit else self.sessionmaker) as session:
                 repo = ExecutionRepository(session)
                 result = await work(repo)
                 if isinstance(result, Reserved):
@@ -134,7 +146,7 @@ class RunEvents:
             return
         async with self.ordered(run_id):
             try:
-                async with transaction(self.sessionmaker) as session:
+                async with transaction(self.autocommit) as session:  # one statement
                     seq = await ExecutionRepository(session).next_seq(run_id)
             except Exception:
                 log.exception("could not take a seq for %s of run %s", type_, run_id)

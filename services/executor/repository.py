@@ -178,17 +178,46 @@ class ExecutionRepository:
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def step_boundary(self, run_id: uuid.UUID, seqs: int) -> int | None:
-        """At a step boundary: None when the run must stop (a cancel was asked for, or it ended meanwhile, e.g.
-        rejected while siblings ran); else take `seqs` seqs for the events of the boundary and return the last.
-        One statement for the check and the seqs: the row lock it takes keeps concurrent takers gap-free."""
-        stmt = (
-            update(Execution)
-            .where(Execution.run_id == run_id, Execution.status == "running", Execution.cancel_requested.is_(False))
-            .values(last_seq=Execution.last_seq + seqs)
-            .returning(Execution.last_seq)
-        )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+    async def open_step(
+        self,
+        run_id: uuid.UUID,
+        *,
+        step_id: str,
+        agent_id: str,
+        agent_name: str,
+        position: int,
+        attempt: int,
+        seqs: int,
+    ) -> tuple[bool, int | None]:
+        """A step's start at its boundary, in one statement (so it needs no transaction of its own): unless the
+        run must stop, take `seqs` seqs and record the step `running`. Returns (already completed, last seq):
+        a completed step takes nothing (it must not run again); last seq None means the run must stop."""
+        row = (
+            await self.session.execute(
+                _OPEN_STEP,
+                {
+                    "run_id": run_id,
+                    "step_id": step_id,
+                    "agent_id": agent_id,
+                    "agent_name": agent_name[:300],
+                    "position": position,
+                    "attempt": attempt,
+                    "seqs": seqs,
+                },
+            )
+        ).one()
+        return bool(row.completed), row.last_seq
+
+    async def close_step(self, run_id: uuid.UUID, step_id: str, output: str, *, seqs: int) -> int | None:
+        """A step's answer at its boundary, in one statement: recorded `completed` with `seqs` seqs taken, or, when
+        the run must stop (cancelled or ended while the model worked), `cancelled` with its answer discarded and
+        nothing taken (None)."""
+        row = (
+            await self.session.execute(
+                _CLOSE_STEP, {"run_id": run_id, "step_id": step_id, "output": storable(output), "seqs": seqs}
+            )
+        ).one()
+        return row.last_seq  # type: ignore[no-any-return]
 
     async def pause(self, run_id: uuid.UUID) -> Execution | None:
         """running → paused (with the caller holding the run's row lock); None if it was cancelled meanwhile."""
@@ -229,31 +258,6 @@ class ExecutionRepository:
             .order_by(ExecutionStep.started_at.nulls_last(), ExecutionStep.position, ExecutionStep.id)
         )
         return (await self.session.execute(stmt)).scalars().all()
-
-    async def start_step(
-        self, run_id: uuid.UUID, *, step_id: str, agent_id: str, agent_name: str, position: int, attempt: int
-    ) -> bool:
-        """Record the step as running; False when it already completed (then it must not run again)."""
-        stmt = (
-            insert(ExecutionStep)
-            .values(
-                run_id=run_id,
-                step_id=step_id,
-                agent_id=agent_id,
-                agent_name=agent_name[:300],
-                position=position,
-                status="running",
-                attempt=attempt,
-                started_at=func.now(),
-            )
-            .on_conflict_do_update(
-                constraint="uq_execution_steps_run_id_step_id",
-                set_={"status": "running", "attempt": attempt, "started_at": func.now(), "error": None},
-                where=ExecutionStep.status != "completed",
-            )
-            .returning(ExecutionStep.id)
-        )
-        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
 
     async def end_step(
         self, run_id: uuid.UUID, step_id: str, status: str, *, output: str | None = None, error: str | None = None
@@ -400,6 +404,52 @@ class ExecutionRepository:
     async def pending_count(self) -> int:
         stmt = select(func.count()).select_from(Checkpoint).where(Checkpoint.status == "pending")
         return int((await self.session.execute(stmt)).scalar_one())
+
+
+_EXECUTIONS = f"{Execution.metadata.schema}.{Execution.__tablename__}"
+_STEPS = f"{ExecutionStep.metadata.schema}.{ExecutionStep.__tablename__}"
+# A step boundary: the run must stop when a cancel was asked for or it ended meanwhile (e.g. rejected while
+# siblings ran); else the seqs of the boundary's events are taken (the row lock keeps concurrent takers gap-free)
+# and the step recorded, all in one statement. A completed step is
+# looked at first so that it takes no seq (a seq without its event would be a gap).
+_OPEN_STEP = text(
+    f"""
+    WITH done AS (
+        SELECT EXISTS (
+            SELECT 1 FROM {_STEPS} WHERE run_id = :run_id AND step_id = :step_id AND status = 'completed'
+        ) AS completed
+    ), boundary AS (
+        UPDATE {_EXECUTIONS} SET last_seq = last_seq + :seqs
+        WHERE run_id = :run_id AND status = 'running' AND NOT cancel_requested AND NOT (SELECT completed FROM done)
+        RETURNING last_seq
+    ), started AS (
+        INSERT INTO {_STEPS} (run_id, step_id, agent_id, agent_name, position, status, attempt, started_at)
+        SELECT :run_id, :step_id, :agent_id, :agent_name, :position, 'running', :attempt, now() FROM boundary
+        ON CONFLICT ON CONSTRAINT uq_execution_steps_run_id_step_id DO UPDATE
+            SET status = 'running', attempt = EXCLUDED.attempt, started_at = now(), error = NULL
+        RETURNING id
+    )
+    SELECT (SELECT completed FROM done) AS completed, (SELECT last_seq FROM boundary) AS last_seq,
+           (SELECT count(*) FROM started) AS started
+    """
+)
+_CLOSE_STEP = text(
+    f"""
+    WITH boundary AS (
+        UPDATE {_EXECUTIONS} SET last_seq = last_seq + :seqs
+        WHERE run_id = :run_id AND status = 'running' AND NOT cancel_requested
+        RETURNING last_seq
+    ), ended AS (
+        UPDATE {_STEPS}
+        SET status = CASE WHEN EXISTS (SELECT 1 FROM boundary) THEN 'completed' ELSE 'cancelled' END,
+            output = CASE WHEN EXISTS (SELECT 1 FROM boundary) THEN CAST(:output AS text) END,
+            error = NULL, completed_at = now()
+        WHERE run_id = :run_id AND step_id = :step_id AND status = 'running'
+        RETURNING id
+    )
+    SELECT (SELECT last_seq FROM boundary) AS last_seq, (SELECT count(*) FROM ended) AS ended
+    """
+)
 
 
 async def try_lock_run(conn: AsyncConnection, run_id: uuid.UUID) -> bool:

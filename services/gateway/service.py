@@ -7,23 +7,27 @@ Password hashing is CPU-bound, so it runs off the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import json
 import math
 import uuid
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Request
+from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gateway.clients import ExecutorRuns, ExecutorUnavailable, ServiceProbe
 from services.gateway.fanout.schemas import RunStepsOut, StepOut
 from services.gateway.fanout.state import RunRegistry, iso
 from services.gateway.models import User
-from services.gateway.proxy import Upstream
+from services.gateway.proxy import Proxy, Upstream
 from services.gateway.repository import AttemptCount, LoginAttemptRepository, UserRepository
 from services.gateway.schemas import RegisterIn, ServicesHealthOut, ServiceStateOut, UserOut
-from shared.auth import CurrentUser, issue_token
+from shared.auth import CurrentUser, bearer_token, decode_token, issue_token
 from shared.db import transaction
 from shared.errors import BadGateway, Conflict, EchoError, NotFound, Unauthorized
 from shared.settings import Settings
@@ -181,6 +185,33 @@ class RunStepsService:
         if run is None:
             raise NotFound(RUN_NOT_FOUND)
         return RunStepsOut(run_id=str(run_id), status=run.status, last_seq=0, steps=[])
+
+
+class RunSends:
+    """`POST /workflows/chat/send` goes to the executor unchanged; its 202 says whose the new run is. Remembering
+    that lets the WebSocket a client opens right after be authorised at once: otherwise, until the run's first
+    event reaches this replica, the gateway would ask the executor, which is busy starting that very run."""
+
+    def __init__(self, proxy: Proxy, executor: ExecutorRuns, settings: Settings):
+        self.proxy = proxy
+        self.executor = executor
+        self.settings = settings
+
+    async def send(self, request: Request) -> Response:
+        response = await self.proxy.forward(request)
+        if response.status_code == 202:
+            self._remember(request, bytes(response.body))
+        return response
+
+    def _remember(self, request: Request, body: bytes) -> None:
+        # The executor accepted this token to create the run, so it names the run's owner; anything unexpected
+        # only means the socket is checked with the executor as before.
+        with contextlib.suppress(EchoError, ValueError, KeyError, TypeError):
+            token = bearer_token(request)
+            if token is None:
+                return
+            user = decode_token(token, self.settings)
+            self.executor.remember(uuid.UUID(str(json.loads(body)["run_id"])), user.user_id)
 
 
 BEHIND_THE_GATEWAY: tuple[Upstream, ...] = ("workflow", "session", "executor")

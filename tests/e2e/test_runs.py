@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.conftest import register_and_login
 from tests.support.platform import Platform
@@ -199,3 +200,38 @@ def test_send_checks_ownership_and_definition(gateway: httpx.Client) -> None:
     )
     assert r.status_code == 202 and r.json()["session_id"] is None
     assert gateway.get(f"/executions/{r.json()['run_id']}", headers=other).status_code == 404
+
+
+def _ownership_checks(platform: Platform) -> float:
+    """How often the executor was asked about one run (what the gateway does for a socket of a run it cannot place)."""
+    text = httpx.get(f"{platform.service_url('executor')}/metrics", timeout=5).text
+    prefix = 'http_requests_total{handler="/executions/{run_id}",method="GET"'
+    return sum(float(row.rsplit(" ", 1)[1]) for row in text.splitlines() if row.startswith(prefix))
+
+
+async def test_a_socket_opened_right_after_send_is_not_checked_with_the_executor(
+    platform: Platform, gateway: httpx.Client
+) -> None:
+    """Usually the socket arrives before the run's first event reaches the gateway; the 202 it forwarded already
+    told it whose the run is, so the executor (starting that run) is not asked."""
+    headers = register_and_login(gateway, f"runs-socket-{uuid.uuid4().hex[:6]}@example.com")
+    workflow = _workflow(gateway, headers, DEFINITIONS["sequential"])
+    before = _ownership_checks(platform)
+    for i in range(5):
+        r = gateway.post(
+            "/workflows/chat/send", json={"workflow_id": workflow["workflow_id"], "message": f"n{i}"}, headers=headers
+        )
+        assert r.status_code == 202, r.text
+        events = await _events(platform, r.json()["run_id"], headers)
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        assert events[0]["type"] == "run_started" and events[-1]["type"] == "run_completed"
+    assert _ownership_checks(platform) == before
+    other = register_and_login(gateway, f"runs-socket-other-{uuid.uuid4().hex[:6]}@example.com")
+    r = gateway.post(
+        "/workflows/chat/send", json={"workflow_id": workflow["workflow_id"], "message": "x"}, headers=headers
+    )
+    url = f"{platform.ws_url}/ws/execution/{r.json()['run_id']}?token={_token(other)}&after_seq=0"
+    async with asyncio.timeout(10), connect(url) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008

@@ -208,7 +208,10 @@ class Runner:
             opening = self._opening(ctx, was_queued=was_queued, recorded=recorded, checkpoints=checkpoints)
             return Reserved([opening], row.last_seq if live else None)
 
-        await self.events.commit(run_id, request.user_id, claim)
+        # A first delivery of a new run is one statement (see `claim`); anything else reads what was recorded in
+        # the claim's transaction.
+        fresh = attempt == 1 and request.resume is None
+        await self.events.commit(run_id, request.user_id, claim, autocommit=fresh)
         if not claimed:
             latest = await self._load(run_id)
             if latest is None:
@@ -353,7 +356,9 @@ class Runner:
         self, run_id: uuid.UUID, status: str, *, output: str | None = None, error: str | None = None
     ) -> Outcome:
         """Commit the terminal state first; only then the terminal event and RunFinished go out."""
-        async with transaction(self.sessionmaker) as session:
+        # Completing is one statement; any other end also closes the run's checkpoints with it.
+        maker = self.events.autocommit if status == "completed" else self.sessionmaker
+        async with transaction(maker) as session:
             repo = ExecutionRepository(session)
             row = await repo.finish(
                 run_id, status, output=output, error=error, from_statuses=("running",), bump_seq=self.events.enabled
@@ -379,15 +384,10 @@ class Runner:
             data=data,
         )
 
-    async def _boundary(self, ctx: RunContext, repo: ExecutionRepository, events: int) -> tuple[bool, int | None]:
-        """A step boundary: (must stop, last seq taken for `events` events when they can go out). When the run
-        must stop nothing is taken, so no seq is left without its event."""
+    def _stop_asked(self, ctx: RunContext) -> bool:
+        """A cancel nudge reached this executor: the run stops at this step boundary without asking the database."""
         stop = self._stops.get(ctx.run_id)
-        if stop is not None and stop.is_set():
-            return True, None
-        live = self.events.live
-        last = await repo.step_boundary(ctx.run_id, events if live else 0)
-        return last is None, last if live else None
+        return stop is not None and stop.is_set()
 
     # --- schedulers -----------------------------------------------------------------------------------------
     async def _sequential(self, ctx: RunContext, steps: list[StepSpec], earlier: list[StepSpec]) -> list[str]:
@@ -472,16 +472,19 @@ class Runner:
         who = {"step_id": step.step_id, "agent_id": step.agent_id, "agent_name": step.name}
 
         async def start(repo: ExecutionRepository) -> Reserved:
-            stop, last = await self._boundary(ctx, repo, 1)
-            if stop:
+            if self._stop_asked(ctx):
                 raise Cancelled
-            started = await repo.start_step(
+            live = self.events.live
+            completed, last = await repo.open_step(
                 ctx.run_id, step_id=step.step_id, agent_id=step.agent_id, agent_name=step.name,
-                position=step.position, attempt=ctx.attempt,
+                position=step.position, attempt=ctx.attempt, seqs=1 if live else 0,
             )  # fmt: skip
-            if not started:
+            if completed:
                 raise RuntimeError(f"step {step.step_id} of run {ctx.run_id} completed elsewhere meanwhile")
-            return Reserved([Pending("step_started", **who, data={"agent_name": step.name, "role": step.role})], last)
+            if last is None:
+                raise Cancelled
+            event = Pending("step_started", **who, data={"agent_name": step.name, "role": step.role})
+            return Reserved([event], last if live else None)
 
         loop = asyncio.get_running_loop()
         reported: list[Future[None]] = []
@@ -494,7 +497,7 @@ class Runner:
         # The model starts while the step's start commits: a step's answer is only ever recorded after its start,
         # and a start the boundary refuses (cancelled, ended meanwhile) drops the answer unread. A cancel nudge
         # that already arrived stops the step before any model call.
-        opening = asyncio.ensure_future(self.events.commit(ctx.run_id, ctx.user_id, start))
+        opening = asyncio.ensure_future(self.events.commit(ctx.run_id, ctx.user_id, start, autocommit=True))
         stop = self._stops.get(ctx.run_id)
         if stop is not None and stop.is_set():
             await opening  # refused at the boundary: raises Cancelled
@@ -531,13 +534,18 @@ class Runner:
 
         async def complete(repo: ExecutionRepository) -> Reserved:
             nonlocal stopped
-            stop, last = await self._boundary(ctx, repo, 2)
-            if stop:
-                # Cancelled while the model worked: its answer is discarded, never recorded as completed.
+            # Cancelled while the model worked: its answer is discarded, never recorded as completed.
+            if self._stop_asked(ctx):
                 stopped = True
                 await repo.end_step(ctx.run_id, step.step_id, "cancelled")
                 return Reserved([], None)
-            await repo.end_step(ctx.run_id, step.step_id, "completed", output=output)
+            live = self.events.live
+            last = await repo.close_step(ctx.run_id, step.step_id, output, seqs=2 if live else 0)
+            if last is None:  # the database said stop: the step is recorded `cancelled`
+                stopped = True
+                return Reserved([], None)
+            if not live:
+                last = None
             if step.hitl is not None:
                 await repo.add_checkpoint(
                     run_id=ctx.run_id, user_id=ctx.user_id, workflow_id=ctx.request.workflow_id,
@@ -552,7 +560,8 @@ class Runner:
                 last,
             )
 
-        await self.events.commit(ctx.run_id, ctx.user_id, complete)
+        # One statement needs no transaction; a checkpoint recorded with the step does.
+        await self.events.commit(ctx.run_id, ctx.user_id, complete, autocommit=step.hitl is None)
         if stopped:
             raise Cancelled
         if step.hitl is not None:

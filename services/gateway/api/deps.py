@@ -10,7 +10,7 @@ from services.gateway.clients import ServiceProbe
 from services.gateway.fanout.hub import Hub
 from services.gateway.proxy import Proxy
 from services.gateway.repository import UserRepository
-from services.gateway.service import IdentityService, LoginLimiter, RunStepsService, ServicesHealth
+from services.gateway.service import IdentityService, LoginLimiter, RunSends, RunStepsService, ServicesHealth
 from shared.db import DbSession
 
 
@@ -33,6 +33,11 @@ def get_proxy(request: Request) -> Proxy:
     return Proxy(request.app.state.http, request.app.state.settings)
 
 
+def get_run_sends(request: Request) -> RunSends:
+    hub: Hub = request.app.state.fanout
+    return RunSends(get_proxy(request), hub.executor, request.app.state.settings)
+
+
 def client_address(request: Request) -> str:
     """The socket peer, as uvicorn reports it: rewritten from X-Forwarded-For only for the reverse proxies named
     in `ECHO_FORWARDED_ALLOW_IPS`, so a client cannot choose the address its failed logins count against."""
@@ -43,4 +48,5 @@ IdentityDep = Annotated[IdentityService, Depends(get_identity)]
 RunStepsDep = Annotated[RunStepsService, Depends(get_run_steps)]
 ServicesHealthDep = Annotated[ServicesHealth, Depends(get_services_health)]
 ProxyDep = Annotated[Proxy, Depends(get_proxy)]
+RunSendsDep = Annotated[RunSends, Depends(get_run_sends)]
 ClientAddress = Annotated[str, Depends(client_address)]

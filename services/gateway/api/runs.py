@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, Request, WebSocket
+from fastapi.responses import Response
 
-from services.gateway.api.deps import RunStepsDep
+from services.gateway.api.deps import RunSendsDep, RunStepsDep
 from services.gateway.fanout import stream
 from services.gateway.fanout.schemas import RunStepsOut
 from shared.auth import User
 
 router = APIRouter(tags=["runs"])
+
+
+# Documented by the executor, whose answer this is (the merged document at /openapi.json has it).
+@router.post("/workflows/chat/send", include_in_schema=False)
+async def send(request: Request, sends: RunSendsDep) -> Response:
+    """Forwarded to the executor like every other path; the new run's owner is remembered for its WebSocket."""
+    return await sends.send(request)
 
 
 @router.get("/workflows/execution/{run_id}/steps", response_model=RunStepsOut)

@@ -7,7 +7,7 @@ import asyncio
 import uuid
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from services.executor.models import Execution, ExecutionStep
 from services.executor.repository import ExecutionRepository
@@ -62,11 +62,10 @@ async def test_redelivered_run_skips_finished_steps_and_feeds_their_output_forwa
         await executor.insert(request)
         async with executor.app.state.sessionmaker.begin() as session:
             repo = ExecutionRepository(session)
-            await repo.claim(request.run_id, 1)
-            await repo.next_seq(request.run_id)
-            await repo.next_seq(request.run_id)
-            await repo.start_step(request.run_id, step_id="a", agent_id="a", agent_name="Alpha", position=0, attempt=1)
-            await repo.end_step(request.run_id, "a", "completed", output="Alpha's stored answer")
+            await repo.claim(request.run_id, 1, seqs=1)
+            step = {"step_id": "a", "agent_id": "a", "agent_name": "Alpha", "position": 0, "attempt": 1}
+            assert await repo.open_step(request.run_id, **step, seqs=1) == (False, 2)
+            assert await repo.close_step(request.run_id, "a", "Alpha's stored answer", seqs=0) == 2
         await executor.publish(request)
         events = await executor.tap.until_terminal(request.run_id)
     assert [e.type for e in events] == ["run_resumed", "step_started", "step_output", "step_completed", "run_completed"]
@@ -201,3 +200,27 @@ async def test_request_that_cannot_be_processed_is_dead_lettered_with_the_reason
     events = await executor.tap.until_terminal(request.run_id)
     assert [e.type for e in events].count("run_started") == 1 and events[-1].type == "run_failed"
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_step_boundaries_take_seqs_only_for_events_that_go_out(executor: Executor) -> None:
+    """open_step/close_step check the run, take the seqs and record the step in one statement each: a completed
+    step takes nothing, and a run that must stop takes nothing and has its running step recorded cancelled."""
+    request = executor.request({"agents": [agent("a", "Alpha", "One"), agent("b", "Beta", "Two")]}, message="x")
+    await executor.insert(request)
+    step = {"agent_id": "a", "agent_name": "Alpha", "position": 0, "attempt": 1}
+    async with executor.app.state.sessionmaker.begin() as session:
+        repo = ExecutionRepository(session)
+        await repo.claim(request.run_id, 1, seqs=1)
+        assert await repo.open_step(request.run_id, step_id="a", **step, seqs=1) == (False, 2)
+        assert await repo.close_step(request.run_id, "a", "done", seqs=2) == 4
+        assert await repo.open_step(request.run_id, step_id="a", **step, seqs=1) == (True, None)  # never again
+        assert await repo.open_step(request.run_id, step_id="b", **step, seqs=1) == (False, 5)
+        await session.execute(update(Execution).where(Execution.run_id == request.run_id).values(cancel_requested=True))
+        assert await repo.close_step(request.run_id, "b", "discarded", seqs=2) is None
+        assert await repo.open_step(request.run_id, step_id="c", **step, seqs=1) == (False, None)
+    steps = {s["step_id"]: s for s in await executor.steps(request.run_id)}
+    assert (steps["a"]["status"], steps["a"]["output"]) == ("completed", "done")
+    assert (steps["b"]["status"], steps["b"]["output"]) == ("cancelled", None)
+    assert "c" not in steps
+    async with executor.app.state.sessionmaker() as session:
+        assert (await ExecutionRepository(session).get(request.run_id)).last_seq == 5  # type: ignore[union-attr]
