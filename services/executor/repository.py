@@ -7,9 +7,9 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, select, text, update
+from sqlalchemy import Row, Table, case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -29,6 +29,17 @@ def lock_key(run_id: uuid.UUID, purpose: str) -> int:
 def storable(text_: str | None) -> str | None:
     """PostgreSQL text cannot hold NUL; a model may well produce one."""
     return text_.replace("\x00", "\ufffd") if text_ else text_
+
+
+_RUNS = cast(Table, Execution.__table__)
+# A run's row without its request (the definition and inputs: the biggest column, and nothing that reads the answer
+# of a status change needs it). Core statements: the ORM's bulk-update machinery cost more than the statement.
+_STATE = [c for c in _RUNS.c if c.name != "request"]
+
+
+def _state_of(row: Row[Any]) -> Execution:
+    """A detached Execution of a status change's RETURNING row (its `request` not loaded)."""
+    return Execution(**{c.name: row._mapping[c.name] for c in _STATE})
 
 
 class ExecutionRepository:
@@ -103,23 +114,22 @@ class ExecutionRepository:
         """queued/running → running for this delivery, with the status it had before; None when the run is
         finished, paused or gone. Takes `seqs` seqs (the opening event's) unless a cancel was asked for: the run
         then ends at once and announces nothing else."""
-        before = select(Execution.run_id, Execution.status).where(Execution.run_id == run_id).with_for_update()
+        before = select(_RUNS.c.run_id, _RUNS.c.status).where(_RUNS.c.run_id == run_id).with_for_update()
         old = before.subquery("old")
         stmt = (
-            update(Execution)
-            .where(Execution.run_id == old.c.run_id, old.c.status.in_(("queued", "running")))
+            update(_RUNS)
+            .where(_RUNS.c.run_id == old.c.run_id, old.c.status.in_(("queued", "running")))
             .values(
                 status="running",
                 attempt=attempt,
-                started_at=func.coalesce(Execution.started_at, func.now()),
+                started_at=func.coalesce(_RUNS.c.started_at, func.now()),
                 updated_at=func.now(),
-                last_seq=Execution.last_seq + case((Execution.cancel_requested, 0), else_=seqs),
+                last_seq=_RUNS.c.last_seq + case((_RUNS.c.cancel_requested, 0), else_=seqs),
             )
-            .returning(Execution, old.c.status)
-            .execution_options(populate_existing=True)
+            .returning(*_STATE, old.c.status.label("before"))
         )
         row = (await self.session.execute(stmt)).one_or_none()
-        return None if row is None else (row[0], row[1])
+        return None if row is None else (_state_of(row), row.before)
 
     async def next_seq(self, run_id: uuid.UUID, count: int = 1) -> int | None:
         """Take `count` seqs; returns the last one (the row lock keeps concurrent takers gap-free)."""
@@ -144,21 +154,22 @@ class ExecutionRepository:
         """Move to a terminal status (and take the seq of the terminal event in the same statement)."""
         output, error = storable(output), storable(error)
         stmt = (
-            update(Execution)
-            .where(Execution.run_id == run_id, Execution.status.in_(tuple(from_statuses)))
+            update(_RUNS)
+            .where(_RUNS.c.run_id == run_id, _RUNS.c.status.in_(tuple(from_statuses)))
             .values(
                 status=status,
                 output=output,
                 error=error,
                 completed_at=func.now(),
                 updated_at=func.now(),
-                last_seq=Execution.last_seq + (1 if bump_seq else 0),
+                last_seq=_RUNS.c.last_seq + (1 if bump_seq else 0),
                 # Without a session there is no RunFinished to send.
-                finish_published=Execution.session_id.is_(None),
+                finish_published=_RUNS.c.session_id.is_(None),
             )
-            .returning(Execution)
+            .returning(*_STATE)
         )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        row = (await self.session.execute(stmt)).one_or_none()
+        return None if row is None else _state_of(row)
 
     async def request_cancel(self, run_id: uuid.UUID, user_id: uuid.UUID, *, bump_seq: bool) -> Execution | None:
         """A queued or paused run is cancelled here and now; a running one is flagged and stops at a step boundary."""
@@ -406,7 +417,7 @@ class ExecutionRepository:
         return int((await self.session.execute(stmt)).scalar_one())
 
 
-_EXECUTIONS = f"{Execution.metadata.schema}.{Execution.__tablename__}"
+_EXECUTIONS = _RUNS.fullname
 _STEPS = f"{ExecutionStep.metadata.schema}.{ExecutionStep.__tablename__}"
 # A step boundary: the run must stop when a cancel was asked for or it ended meanwhile (e.g. rejected while
 # siblings ran); else the seqs of the boundary's events are taken (the row lock keeps concurrent takers gap-free)
