@@ -204,8 +204,9 @@ class RunService:
 
     async def _lock(self, run_id: uuid.UUID) -> None:
         # A database out of reach is the shared handler's 503 `database_unavailable` (`shared/errors.py`); any
-        # other database error is not an outage and is not answered as one.
-        await self.repo.lock_send(run_id)
+        # other database error is not an outage and is not answered as one. Held past the commit, until the
+        # answer is out (`api.deps.SendSession`).
+        await self.repo.hold_send(run_id)
 
     async def _record(self, request: RunRequestV1, workflow_name: str) -> None:
         await self.repo.insert(
