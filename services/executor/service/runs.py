@@ -90,21 +90,26 @@ class RunService:
         if not self.broker.connected:
             raise broker_down()
         run_id = uuid.uuid4()
+        # Started first, so the request to the workflow service is on its way while the lock's statement is built.
+        resolving = asyncio.ensure_future(self._resolve(body, run_id))
         # The consumer waits on this lock, so it never sees the request before the row is committed.
         locked = asyncio.ensure_future(self._lock(run_id))
         try:
-            workflow, request = await self._resolve(body, run_id)
+            workflow, request = await resolving
         except BaseException:
+            resolving.cancel()
             # The database session must not be left with a statement in flight; the first failure is the answer.
             await asyncio.wait([locked])
             if not locked.cancelled():
                 locked.exception()
             raise
         await locked
-        added, recorded, published = await asyncio.gather(
+        # The publish first: its round trip (a quorum queue's confirm) is the longest, so its frame leaves before
+        # the INSERT is built.
+        published, added, recorded = await asyncio.gather(
+            publish_run_request(self.broker, request),
             self._add_user_message(request),
             self._record(request, workflow.name),
-            publish_run_request(self.broker, request),
             return_exceptions=True,
         )
         failure = next((r for r in (added, recorded, published) if isinstance(r, BaseException)), None)
