@@ -109,8 +109,19 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session on an autocommit connection, for an endpoint that reads with a single statement: one statement
+    is consistent on its own, so the BEGIN and COMMIT a transaction costs (two more round trips, as many as the
+    read itself) buy nothing. Never for writes: each statement would commit on its own."""
+    async with request.app.state.sessionmaker() as session:
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
+
+
 # scope="function": the commit happens before the response leaves, so a client that got its answer can rely on it.
 DbSession = Annotated[AsyncSession, Depends(request_session, scope="function")]
+# scope="function": the connection goes back to the pool before the response leaves.
+DbReadSession = Annotated[AsyncSession, Depends(read_session, scope="function")]
 
 
 # SQLSTATE classes of an outage rather than of a request: connection exceptions (08), insufficient resources

@@ -51,6 +51,12 @@ class ExecutionRepository:
         """Held by the send transaction until it commits or rolls back; the consumer waits on it (see runner)."""
         await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(run_id, "send")})
 
+    async def hold_send(self, run_id: uuid.UUID) -> None:
+        """The send lock as a session lock: it outlives the commit, until `release_send_holds` on the same
+        connection. The consumer waits on it as on `lock_send`'s; the session must be bound to a connection
+        that is released only through `release_send_holds` (or closed), never handed back to the pool holding it."""
+        await self.session.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key(run_id, "send")})
+
     async def insert(
         self,
         *,
@@ -61,7 +67,9 @@ class ExecutionRepository:
         request: dict[str, Any],
         workflow_name: str | None = None,
     ) -> None:
-        row = Execution(
+        # A Core INSERT rather than the unit of work: nothing reads the row back in this transaction, and the
+        # flush's bookkeeping is CPU the send's event loop spends while its publish waits to be confirmed.
+        stmt = insert(_RUNS).values(
             run_id=run_id,
             workflow_id=workflow_id,
             workflow_name=(workflow_name or None) and workflow_name[:300],
@@ -74,8 +82,7 @@ class ExecutionRepository:
             cancel_requested=False,
             finish_published=False,
         )
-        self.session.add(row)
-        await self.session.flush()  # no read-back: nothing uses the row's server defaults here
+        await self.session.execute(stmt)
 
     async def get(self, run_id: uuid.UUID, user_id: uuid.UUID | None = None) -> Execution | None:
         stmt = select(Execution).where(Execution.run_id == run_id)
@@ -415,6 +422,13 @@ class ExecutionRepository:
     async def pending_count(self) -> int:
         stmt = select(func.count()).select_from(Checkpoint).where(Checkpoint.status == "pending")
         return int((await self.session.execute(stmt)).scalar_one())
+
+
+async def release_send_holds(conn: AsyncConnection) -> None:
+    """Every session-level advisory lock the connection holds (only `hold_send` takes them on a request's
+    connection), in one round trip outside any transaction."""
+    await conn.execution_options(isolation_level="AUTOCOMMIT")
+    await conn.execute(text("SELECT pg_advisory_unlock_all()"))
 
 
 _EXECUTIONS = _RUNS.fullname

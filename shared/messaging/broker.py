@@ -149,8 +149,10 @@ class Broker:
             headers=headers,
         )
         try:
-            ex = await asyncio.wait_for(channel.get_exchange(exchange, ensure=False), timeout or self.publish_timeout)
-            await asyncio.wait_for(ex.publish(msg, routing_key, mandatory=mandatory), timeout or self.publish_timeout)
+            # One deadline for the whole publish, without the task per await that `wait_for` creates.
+            async with asyncio.timeout(timeout or self.publish_timeout):
+                ex = await channel.get_exchange(exchange, ensure=False)
+                await ex.publish(msg, routing_key, mandatory=mandatory)
         except TimeoutError:
             raise ServiceUnavailable(
                 "The message broker did not confirm in time; nothing was sent. Try again in a moment.",

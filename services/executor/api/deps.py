@@ -2,28 +2,65 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.executor.clients import Upstream
+from services.executor.repository import release_send_holds
 from services.executor.service import CheckpointService, ExecutionService, RunService
 from shared.auth import CurrentUser, get_current_user
-from shared.db import DbSession
+from shared.db import DbSession, transaction
+
+log = logging.getLogger("echoai.executor.deps")
 
 UserDep = Annotated[CurrentUser, Depends(get_current_user)]
 
 
-def get_run_service(request: Request, db: DbSession, user: UserDep) -> RunService:
+async def _send_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """The send's connection, kept until its answer has gone out (scope="request"), so the send lock it holds
+    (`ExecutionRepository.hold_send`) lets the consumer start the run only then: a run starting at the commit
+    takes the CPU (its first step, its events, the gateway relaying them) from the answer still on its way."""
+    engine: AsyncEngine = request.app.state.engine
+    async with engine.connect() as conn:
+        try:
+            yield conn
+        finally:
+            try:
+                await release_send_holds(conn)
+            except BaseException:
+                # Closed rather than pooled: a connection still holding a send lock would stall that run.
+                await conn.invalidate()
+                log.warning("could not release a send lock; its connection was closed instead", exc_info=True)
+
+
+SendConnection = Annotated[AsyncConnection, Depends(_send_connection, scope="request")]
+
+
+async def _send_session(conn: SendConnection) -> AsyncIterator[AsyncSession]:
+    """`shared.db.DbSession`'s transaction (committed when the endpoint returns, before the answer), on the
+    send's connection."""
+    async with transaction(async_sessionmaker(bind=conn, expire_on_commit=False)) as session:
+        yield session
+
+
+SendSession = Annotated[AsyncSession, Depends(_send_session, scope="function")]
+
+
+# `async` so FastAPI calls these on the event loop: a plain `def` dependency costs a worker-thread hop per request.
+async def get_run_service(request: Request, db: SendSession, user: UserDep) -> RunService:
     state = request.app.state
     return RunService(db, Upstream(state.http, state.settings, user), state.broker, state.settings, user)
 
 
-def get_execution_service(request: Request, db: DbSession, user: UserDep) -> ExecutionService:
+async def get_execution_service(request: Request, db: DbSession, user: UserDep) -> ExecutionService:
     return ExecutionService(db, request.app.state.broker, request.app.state.events, user)
 
 
-def get_checkpoint_service(request: Request, db: DbSession, user: UserDep) -> CheckpointService:
+async def get_checkpoint_service(request: Request, db: DbSession, user: UserDep) -> CheckpointService:
     return CheckpointService(db, request.app.state.broker, request.app.state.events, user)
 
 

@@ -90,21 +90,26 @@ class RunService:
         if not self.broker.connected:
             raise broker_down()
         run_id = uuid.uuid4()
+        # Started first, so the request to the workflow service is on its way while the lock's statement is built.
+        resolving = asyncio.ensure_future(self._resolve(body, run_id))
         # The consumer waits on this lock, so it never sees the request before the row is committed.
         locked = asyncio.ensure_future(self._lock(run_id))
         try:
-            workflow, request = await self._resolve(body, run_id)
+            workflow, request = await resolving
         except BaseException:
+            resolving.cancel()
             # The database session must not be left with a statement in flight; the first failure is the answer.
             await asyncio.wait([locked])
             if not locked.cancelled():
                 locked.exception()
             raise
         await locked
-        added, recorded, published = await asyncio.gather(
+        # The publish first: its round trip (a quorum queue's confirm) is the longest, so its frame leaves before
+        # the INSERT is built.
+        published, added, recorded = await asyncio.gather(
+            publish_run_request(self.broker, request),
             self._add_user_message(request),
             self._record(request, workflow.name),
-            publish_run_request(self.broker, request),
             return_exceptions=True,
         )
         failure = next((r for r in (added, recorded, published) if isinstance(r, BaseException)), None)
@@ -204,8 +209,9 @@ class RunService:
 
     async def _lock(self, run_id: uuid.UUID) -> None:
         # A database out of reach is the shared handler's 503 `database_unavailable` (`shared/errors.py`); any
-        # other database error is not an outage and is not answered as one.
-        await self.repo.lock_send(run_id)
+        # other database error is not an outage and is not answered as one. Held past the commit, until the
+        # answer is out (`api.deps.SendSession`).
+        await self.repo.hold_send(run_id)
 
     async def _record(self, request: RunRequestV1, workflow_name: str) -> None:
         await self.repo.insert(

@@ -14,31 +14,32 @@ from services.gateway.service import IdentityService, LoginLimiter, RunSends, Ru
 from shared.db import DbSession
 
 
-def get_identity(request: Request, db: DbSession) -> IdentityService:
+# `async` so FastAPI calls these on the event loop: a plain `def` dependency costs a worker-thread hop per request.
+async def get_identity(request: Request, db: DbSession) -> IdentityService:
     settings = request.app.state.settings
     limiter = LoginLimiter(request.app.state.sessionmaker, settings)
     return IdentityService(UserRepository(db), settings, limiter)
 
 
-def get_run_steps(request: Request) -> RunStepsService:
+async def get_run_steps(request: Request) -> RunStepsService:
     hub: Hub = request.app.state.fanout
     return RunStepsService(hub.registry, hub.executor)
 
 
-def get_services_health(request: Request) -> ServicesHealth:
+async def get_services_health(request: Request) -> ServicesHealth:
     return ServicesHealth(ServiceProbe(request.app.state.http, request.app.state.settings))
 
 
-def get_proxy(request: Request) -> Proxy:
+async def get_proxy(request: Request) -> Proxy:
     return Proxy(request.app.state.http, request.app.state.settings)
 
 
-def get_run_sends(request: Request) -> RunSends:
+async def get_run_sends(request: Request) -> RunSends:
     hub: Hub = request.app.state.fanout
-    return RunSends(get_proxy(request), hub.executor, request.app.state.settings)
+    return RunSends(Proxy(request.app.state.http, request.app.state.settings), hub.executor, request.app.state.settings)
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     """The socket peer, as uvicorn reports it: rewritten from X-Forwarded-For only for the reverse proxies named
     in `ECHO_FORWARDED_ALLOW_IPS`, so a client cannot choose the address its failed logins count against."""
     return request.client.host if request.client else "unknown"

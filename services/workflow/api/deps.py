@@ -8,21 +8,28 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.workflow.service import AgentService, ToolService, WorkflowService
-from shared.db import DbSession
+from shared.db import DbReadSession, DbSession
 
 
-def _workflows(db: DbSession, request: Request) -> WorkflowService:
+# `async` so FastAPI calls these on the event loop: a plain `def` dependency costs a worker-thread hop per request.
+async def _workflows(db: DbSession, request: Request) -> WorkflowService:
     return WorkflowService(db, request.app.state.working_copies)
 
 
-def _agents(db: DbSession) -> AgentService:
+async def _workflow_reads(db: DbReadSession, request: Request) -> WorkflowService:
+    """For routes that read one workflow with one statement (no transaction: see `shared.db.read_session`)."""
+    return WorkflowService(db, request.app.state.working_copies)
+
+
+async def _agents(db: DbSession) -> AgentService:
     return AgentService(db)
 
 
-def _tools(db: DbSession) -> ToolService:
+async def _tools(db: DbSession) -> ToolService:
     return ToolService(db)
 
 
 WorkflowsDep = Annotated[WorkflowService, Depends(_workflows)]
+WorkflowReadsDep = Annotated[WorkflowService, Depends(_workflow_reads)]
 AgentsDep = Annotated[AgentService, Depends(_agents)]
 ToolsDep = Annotated[ToolService, Depends(_tools)]

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Response, status
 
 from services.workflow.api.answers import answers
-from services.workflow.api.deps import WorkflowsDep
+from services.workflow.api.deps import WorkflowReadsDep, WorkflowsDep
 from services.workflow.schemas import (
     SaveIn,
     VersionOut,
@@ -51,7 +51,7 @@ async def list_workflows(
 
 
 @router.get("/{workflow_id}", response_model=WorkflowOut, responses=answers(404))
-async def get_workflow(workflow_id: uuid.UUID, user: User, workflows: WorkflowsDep) -> WorkflowOut:
+async def get_workflow(workflow_id: uuid.UUID, user: User, workflows: WorkflowReadsDep) -> WorkflowOut:
     return await workflows.get(user.user_id, workflow_id)
 
 
