@@ -8,7 +8,11 @@ services logging at WARNING). The workflow is 2 agents, sequential, on the built
   /workflows/chat/send (through the gateway) to the `run_started` frame on a WebSocket opened right after the 202
   (`after_seq=0`, so an event that came first is replayed), and to the executor's stamp on that event.
 - throughput: `--runs` runs sent by `--senders` concurrent clients; runs/s from the first send to the last
-  `run_completed` (read from the events exchange).
+  `run_completed` (read from the events exchange). Measured twice: with the executor's default width (4 runs at
+  once), and again after restarting it to take one run at a time. Each is set beside the bare kickoff of the same
+  width: echo steps are pure Python, so runs in parallel threads of one process only take turns on the GIL, and a
+  4-wide executor set beside a 1-thread baseline would mostly measure that contention (the bare kickoff loses it
+  too: compare its 1-thread and 4-thread figures).
 - baselines, same machine, same run: bare aio-pika persistent+confirmed publish → consume on a quorum queue; a bare
   `Crew.kickoff()` of the same 2-agent workflow in this process (one thread, and a pool as wide as the executor's).
 - decisions: `--decisions` runs that pause at a checkpoint (2 agents, the first with `hitl`), one at a time; for
@@ -214,6 +218,12 @@ async def throughput(
     }
 
 
+def restart_executor(platform: Platform, env: dict[str, str]) -> None:
+    platform.stop("executor")
+    platform.start("executor", extra_env=env)
+    platform.wait_healthy("executor")
+
+
 # --- baselines ------------------------------------------------------------------------------------------------
 async def bare_amqp(n: int) -> list[float]:
     """Persistent, confirmed publish → consume on a quorum queue (what a run request goes through), one at a time."""
@@ -342,11 +352,21 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
         print(line("send → run_started stamped by the executor", probes["stamp"]))
         print(line("send → run_completed on the WebSocket", probes["run"]))
 
-        print(f"\n== throughput: {args.runs} runs, one executor")
+        width = int(os.environ.get("ECHO_EXECUTOR_CONCURRENCY", "4"))
+        print(f"\n== throughput: {args.runs} runs, one executor taking {width} runs at once (its default)")
         load = await throughput(http, headers, workflow_id, namespace, args.runs, args.senders)
         print(
             f"  executor: {load['runs_per_s']:.1f} runs/s ({args.runs} runs in {load['seconds']:.1f} s; "
             f"sends accepted at {load['sends_per_s']:.1f}/s)"
+        )
+        # The same executor taking one run at a time: the width of the 1-thread bare baseline.
+        await asyncio.to_thread(restart_executor, platform, {"ECHO_EXECUTOR_CONCURRENCY": "1"})
+        await latency_probes(platform, http, headers, workflow_id, 3)  # warm-up after the restart
+        print(f"\n== throughput: {args.runs} runs, one executor taking 1 run at a time")
+        single = await throughput(http, headers, workflow_id, namespace, args.runs, args.senders)
+        print(
+            f"  executor: {single['runs_per_s']:.1f} runs/s ({args.runs} runs in {single['seconds']:.1f} s; "
+            f"sends accepted at {single['sends_per_s']:.1f}/s)"
         )
 
     print("\n== baselines (same machine, same run)")
@@ -354,7 +374,6 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
     print(line("bare aio-pika publish(confirm) → consume", amqp))
     crew_1, crew_1_rps = await asyncio.to_thread(bare_crew, args.crew_runs, 1)
     print(line("bare Crew.kickoff(), 1 thread", crew_1) + f"  {crew_1_rps:.1f} runs/s")
-    width = int(os.environ.get("ECHO_EXECUTOR_CONCURRENCY", "4"))
     crew_n, crew_n_rps = await asyncio.to_thread(bare_crew, args.crew_runs, width)
     print(line(f"bare Crew.kickoff(), {width} threads", crew_n) + f"  {crew_n_rps:.1f} runs/s")
 
@@ -368,8 +387,12 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
         f"  decision→run_resumed p99 / bare publish→consume p99: x{pct(decisions['resumed'], 99) / pct(amqp, 99):.1f}"
     )
     print(f"  send→run_completed p50 / bare kickoff p50 (1 thread):  x{pct(probes['run'], 50) / pct(crew_1, 50):.1f}")
-    print(f"  executor runs/s / bare kickoff runs/s (1 thread):       {load['runs_per_s'] / crew_1_rps:.2f}")
-    print(f"  executor runs/s / bare kickoff runs/s ({width} threads):       {load['runs_per_s'] / crew_n_rps:.2f}")
+    for label, rps, bare in (
+        ("executor (1 at a time) / bare kickoff (1 thread)", single["runs_per_s"], crew_1_rps),
+        (f"executor ({width} at once) / bare kickoff ({width} threads)", load["runs_per_s"], crew_n_rps),
+        (f"executor ({width} at once) / bare kickoff (1 thread)", load["runs_per_s"], crew_1_rps),
+    ):
+        print(f"  runs/s, {label + ':':<56} {rps / bare:.2f}")
 
     fan = await fanout_section() if args.fanout else None
     bare_rss = await asyncio.to_thread(bare_process_rss)
@@ -384,10 +407,17 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
             "≤ x1.5",
         ),
         (
-            "runs/s, one executor",
+            "runs/s, one executor, 1 run at a time",
+            f"{single['runs_per_s']:.1f}/s",
+            f"bare kickoff, 1 thread {crew_1_rps:.1f}/s",
+            f"{single['runs_per_s'] / crew_1_rps:.2f}",
+            "≥ 0.75",
+        ),
+        (
+            f"runs/s, one executor, {width} at once (default)",
             f"{load['runs_per_s']:.1f}/s",
-            f"bare kickoff {crew_1_rps:.1f}/s",
-            f"{load['runs_per_s'] / crew_1_rps:.2f}",
+            f"bare kickoff, {width} threads {crew_n_rps:.1f}/s",
+            f"{load['runs_per_s'] / crew_n_rps:.2f}",
             "≥ 0.75",
         ),
         (
@@ -419,8 +449,8 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
                  f"x{idle_rss / bare_rss:.2f}", "≤ 250 MB"))  # fmt: skip
     print("\n== run-path targets (each beside its baseline from this run)")
     print(f"  {'figure':<46} {'EchoAI':>10}  {'baseline':<32} {'ratio':>8}  target")
-    for figure, value, base, ratio, target in rows:
-        print(f"  {figure:<46} {value:>10}  {base:<32} {ratio:>8}  {target}")
+    for figure, value, baseline, shown, target in rows:
+        print(f"  {figure:<46} {value:>10}  {baseline:<32} {shown:>8}  {target}")
     load_1, load_5, _ = os.getloadavg()
     print(f"  (load average at the end: {load_1:.2f} / {load_5:.2f}; {os.cpu_count()} CPUs)")
 
