@@ -494,22 +494,15 @@ class Runner:
             data = {"kind": "tool", "tool": tool, "input": args, "output": result[:MAX_ERROR]}
             reported.append(asyncio.run_coroutine_threadsafe(self._emit(ctx, "step_output", step, data=data), loop))
 
-        # The model starts while the step's start commits: a step's answer is only ever recorded after its start,
-        # and a start the boundary refuses (cancelled, ended meanwhile) drops the answer unread. A cancel nudge
-        # that already arrived stops the step before any model call.
-        opening = asyncio.ensure_future(self.events.commit(ctx.run_id, ctx.user_id, start, autocommit=True))
-        stop = self._stops.get(ctx.run_id)
-        if stop is not None and stop.is_set():
-            await opening  # refused at the boundary: raises Cancelled
+        # The step's start (one statement) and its `step_started` go out before the model is called: once the row
+        # says `running`, its event follows at once, not behind the model's first milliseconds of pure-Python work
+        # competing for the GIL (an executor killed in between would leave that seq unsent). A start the boundary
+        # refuses (cancelled, ended meanwhile) raises Cancelled here, before any model call.
+        await self.events.commit(ctx.run_id, ctx.user_id, start, autocommit=True)
         began = time.perf_counter()
         work: asyncio.Future[str] = loop.run_in_executor(
             self.pool, self.step_fn, step, step_prompt(step, earlier), self._tool_specs(ctx, step), observe
         )
-        try:
-            await opening
-        except BaseException:
-            work.add_done_callback(_drop_result)
-            raise
         try:
             output = await self._call_model(ctx, work)
         except Cancelled:
