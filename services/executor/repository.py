@@ -432,7 +432,7 @@ async def release_send_holds(conn: AsyncConnection) -> None:
 
 
 _EXECUTIONS = _RUNS.fullname
-_STEPS = f"{ExecutionStep.metadata.schema}.{ExecutionStep.__tablename__}"
+_STEPS = cast(Table, ExecutionStep.__table__).fullname
 # A step boundary: the run must stop when a cancel was asked for or it ended meanwhile (e.g. rejected while
 # siblings ran); else the seqs of the boundary's events are taken (the row lock keeps concurrent takers gap-free)
 # and the step recorded, all in one statement. A completed step is

@@ -34,9 +34,9 @@ async def get_proxy(request: Request) -> Proxy:
     return Proxy(request.app.state.http, request.app.state.settings)
 
 
-async def get_run_sends(request: Request) -> RunSends:
+async def get_run_sends(request: Request, proxy: Annotated[Proxy, Depends(get_proxy)]) -> RunSends:
     hub: Hub = request.app.state.fanout
-    return RunSends(Proxy(request.app.state.http, request.app.state.settings), hub.executor, request.app.state.settings)
+    return RunSends(proxy, hub.executor, request.app.state.settings)
 
 
 async def client_address(request: Request) -> str:
