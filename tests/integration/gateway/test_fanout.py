@@ -193,3 +193,17 @@ async def test_token_never_reaches_the_logs(gw: Served, publisher: Broker, caplo
     assert "WebSocket /ws/execution" in caplog.text  # uvicorn did log the connection...
     assert token.split(".")[1] not in caplog.text  # ...without the token
     assert "token=[redacted]" in caplog.text
+
+
+async def test_batched_acks_keep_the_prefetch_window_moving(publisher: Broker) -> None:
+    # Acks in batches of a quarter of the prefetch window: were they lost, RabbitMQ would stop after 20 deliveries.
+    async with serve_gateway(ws_client_queue_size=8) as served:
+        assert (served.hub.prefetch, served.hub.ack_batch) == (4, 1)
+    async with serve_gateway(ws_client_queue_size=40) as served:
+        assert (served.hub.prefetch, served.hub.ack_batch) == (20, 5)
+        owner, run = uuid.uuid4(), uuid.uuid4()
+        await publish(publisher, *(event(run, owner, seq) for seq in range(1, 203)))
+        await served.seen(run, 202)
+        await asyncio.sleep(served.hub.ack_delay * 3)  # the last two, after the last full batch, by the timer
+        await publish(publisher, *(event(run, owner, seq) for seq in range(203, 223)))
+        await served.seen(run, 222)

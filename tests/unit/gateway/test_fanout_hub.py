@@ -156,3 +156,31 @@ async def test_a_quiet_run_that_ended_unseen_is_closed_1000() -> None:
     result = await asyncio.wait_for(pump(sock, h, sub, CurrentUser(USER), [], 1), 5)  # type: ignore[arg-type]
     assert result == (1000, "run finished")
     assert next(statuses, None) is None  # asked twice: still running, then completed
+
+
+class Delivery:
+    """A consumed message: its body, and the acks asked of it."""
+
+    def __init__(self, body: bytes, acks: list[tuple[int, bool]], tag: int) -> None:
+        self.body, self.acks, self.tag = body, acks, tag
+
+    async def ack(self, multiple: bool = False) -> None:
+        self.acks.append((self.tag, multiple))
+
+
+async def test_deliveries_are_acked_in_batches_and_a_quiet_stream_is_acked_soon(hub: Hub) -> None:
+    # ws_client_queue_size=5: a prefetch of 2, so a batch of 1 (every delivery acked at once).
+    assert (hub.prefetch, hub.ack_batch) == (2, 1)
+    settings = Settings(ws_client_queue_size=64, step_ttl_seconds=60)
+    wide = Hub(settings, broker=None, http=httpx.AsyncClient())  # type: ignore[arg-type]
+    assert (wide.prefetch, wide.ack_batch) == (32, 8)
+    run, acks = uuid.uuid4(), []
+    for seq in range(1, 20):
+        body = event(run, USER, seq).model_dump_json().encode()
+        await wide.on_message(Delivery(body, acks, seq))  # type: ignore[arg-type]
+    # Every event was folded in at once; the acks covered 8 and 16, each settling everything before it.
+    assert wide.registry.get(run).last_seq == 19  # type: ignore[union-attr]
+    assert acks == [(8, True), (16, True)]
+    await asyncio.sleep(wide.ack_delay * 3)
+    assert acks == [(8, True), (16, True), (19, True)]
+    await wide.close()
