@@ -224,7 +224,9 @@ class ExecutionRepository:
                 },
             )
         ).one()
-        return bool(row.completed), row.last_seq
+        # A step that completed after this statement's snapshot is not overwritten (the upsert's WHERE sees the
+        # latest row) and counts as completed too.
+        return bool(row.completed) or (row.last_seq is not None and not row.started), row.last_seq
 
     async def close_step(self, run_id: uuid.UUID, step_id: str, output: str, *, seqs: int) -> int | None:
         """A step's answer at its boundary, in one statement: recorded `completed` with `seqs` seqs taken, or, when
@@ -452,6 +454,7 @@ _OPEN_STEP = text(
         SELECT :run_id, :step_id, :agent_id, :agent_name, :position, 'running', :attempt, now() FROM boundary
         ON CONFLICT ON CONSTRAINT uq_execution_steps_run_id_step_id DO UPDATE
             SET status = 'running', attempt = EXCLUDED.attempt, started_at = now(), error = NULL
+            WHERE {_STEPS}.status <> 'completed'
         RETURNING id
     )
     SELECT (SELECT completed FROM done) AS completed, (SELECT last_seq FROM boundary) AS last_seq,
