@@ -234,9 +234,7 @@ class Hub:
 
     async def close(self) -> None:
         self.closing = True
-        if self._ack_timer is not None:
-            self._ack_timer.cancel()
-            self._ack_timer = None
+        self._take_due()  # no timer left behind; the deliveries it would have acked go with the channel
         for sub in list(self.subscribers()):
             sub.drop(CLOSE_GOING_AWAY, _GOING_AWAY)
         if self._sweeper is not None:
