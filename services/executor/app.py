@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from fastapi import FastAPI
 
 from services.executor.api import chat, checkpoints, executions
-from services.executor.clients import make_client
+from services.executor.clients import make_session
 from services.executor.events import RunEvents
 from services.executor.runtime.consumer import Consumers
 from services.executor.runtime.runner import Runner
@@ -27,7 +27,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # event loop (a send's answer, a step's commit) can wait that long behind a step. 1 ms keeps the API and the
     # run loop responsive at a small cost in switching.
     sys.setswitchinterval(SWITCH_INTERVAL)
-    app.state.http = make_client(settings)
+    app.state.http = make_session()
     app.state.events = RunEvents(
         app.state.broker,
         app.state.sessionmaker,
@@ -57,7 +57,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.consumers.stop()
         await app.state.events.close()
         pool.shutdown(wait=False, cancel_futures=True)
-        await app.state.http.aclose()
+        await app.state.http.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

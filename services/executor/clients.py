@@ -4,14 +4,17 @@ typed fields, and a sibling answering something else is a clear 503 rather than 
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
+import aiohttp
 from pydantic import BaseModel, ValidationError
 
+from shared import http
 from shared.auth import CurrentUser
 from shared.contracts import MessageOut, SessionOut, ToolConfigPage, ToolOut, WorkflowOut
 from shared.errors import EchoError, NotFound, ServiceUnavailable
@@ -24,29 +27,40 @@ M = TypeVar("M", bound=BaseModel)
 MAX_CONFIG_PAGES = 50
 
 
-def make_client(settings: Settings) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(10.0, connect=2.0),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0),
-        follow_redirects=False,
-    )
+def make_session() -> aiohttp.ClientSession:
+    # A send waits for these answers, and must answer within seconds itself.
+    return http.make_session(timeout=aiohttp.ClientTimeout(total=10.0, connect=2.0), limit=100)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status_code: int
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.content)
 
 
 class Upstream:
     """One caller's view of the other services."""
 
-    def __init__(self, client: httpx.AsyncClient, settings: Settings, user: CurrentUser):
-        self.client = client
+    def __init__(self, session: aiohttp.ClientSession, settings: Settings, user: CurrentUser):
+        self.http = session
         self.settings = settings
         self.headers = {"x-request-id": request_id_var.get() or uuid.uuid4().hex}
         if user.token:
             self.headers["Authorization"] = f"Bearer {user.token}"
 
-    async def _call(self, service: str, method: str, path: str, json: Any = None) -> httpx.Response:
+    async def _call(self, service: str, method: str, path: str, json: Any = None) -> Answer:
         url = self.settings.service_url(service) + path  # type: ignore[arg-type]
         try:
-            return await self.client.request(method, url, json=json, headers=self.headers)
-        except httpx.HTTPError as exc:
+            async with self.http.request(method, url, json=json, headers=self.headers) as resp:
+                return Answer(resp.status, await resp.read())
+        except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("%s unreachable for %s %s: %s", service, method, path, type(exc).__name__)
             raise ServiceUnavailable(
                 f"The {service} service is unreachable, so the run was not started; try again in a moment.",
@@ -54,14 +68,14 @@ class Upstream:
             ) from None
 
     @staticmethod
-    def _unexpected(service: str, resp: httpx.Response) -> EchoError:
+    def _unexpected(service: str, resp: Answer) -> EchoError:
         log.warning("%s answered %s: %s", service, resp.status_code, resp.text[:300])
         return ServiceUnavailable(
             f"The {service} service answered {resp.status_code}, so the run was not started; try again in a moment.",
             error="upstream_error",
         )
 
-    def _read(self, service: str, resp: httpx.Response, model: type[M]) -> M:
+    def _read(self, service: str, resp: Answer, model: type[M]) -> M:
         try:
             return model.model_validate_json(resp.content)
         except ValidationError as exc:
@@ -145,7 +159,7 @@ class Upstream:
             log.warning("session %s did not record run %s: %s", session_id, run_id, resp.status_code)
 
 
-def _relayed(resp: httpx.Response) -> EchoError:
+def _relayed(resp: Answer) -> EchoError:
     """The session service refused the message for a reason the caller can fix: pass its answer on."""
     try:
         body = resp.json()

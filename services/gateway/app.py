@@ -8,10 +8,11 @@ from fastapi.routing import APIRoute
 
 from services.gateway import cors, redact, shutdown
 from services.gateway.api import auth, docs, health, passthrough, runs
+from services.gateway.clients import make_client
 from services.gateway.console import mount_console
 from services.gateway.fanout.hub import Hub
 from services.gateway.openapi import ApiDocument
-from services.gateway.proxy import make_client
+from services.gateway.proxy import make_session
 from shared.service import create_service_app
 from shared.settings import Settings, get_settings
 
@@ -20,6 +21,7 @@ from shared.settings import Settings, get_settings
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app.state.http = make_client(settings)
+    app.state.proxy_session = make_session(settings)
     app.state.fanout = hub = Hub(settings, app.state.broker, app.state.http)
     app.state.api_document = ApiDocument(app.openapi, app.state.http, settings.service_url)
     app.state.broker.on_connect(hub.start)
@@ -30,6 +32,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await hub.close()
         await app.state.http.aclose()
+        await app.state.proxy_session.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

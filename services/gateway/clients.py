@@ -28,6 +28,45 @@ log = logging.getLogger("echoai.gateway.fanout")
 M = TypeVar("M", bound=BaseModel)
 
 
+# The calls here are all GETs: one is sent once more, on a new connection, when its pooled one turns out dead (the
+# service closed it after a failure, see `proxy`). What a dead pooled connection looks like: reset (read/write),
+# closed without an answer, or refused.
+_DEAD_CONNECTION = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.ConnectError)
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
+class ReconnectingTransport(httpx.AsyncBaseTransport):
+    """Pooled connections, and one retry of an idempotent request on a connection of its own."""
+
+    def __init__(self, limits: httpx.Limits):
+        self.pooled = httpx.AsyncHTTPTransport(limits=limits)
+        # No keep-alive: every request here opens its own connection and closes it after the answer.
+        self.fresh = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=50, max_keepalive_connections=0))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self.pooled.handle_async_request(request)
+        except _DEAD_CONNECTION as exc:
+            if request.method not in IDEMPOTENT or not isinstance(request.stream, httpx.ByteStream):
+                raise
+            log.info("retrying %s %s on a new connection: %s", request.method, request.url.path, type(exc).__name__)
+            return await self.fresh.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.pooled.aclose()
+        await self.fresh.aclose()
+
+
+def make_client(settings: Settings) -> httpx.AsyncClient:
+    """For the calls of this module and the API document's; the proxy has an aiohttp session of its own."""
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+    return httpx.AsyncClient(
+        transport=ReconnectingTransport(limits),
+        timeout=httpx.Timeout(settings.proxy_timeout_seconds, connect=2.0),
+        follow_redirects=False,
+    )
+
+
 class ExecutorUnavailable(Exception):
     """The executor could not be asked (down, timing out, answering 5xx or something unreadable)."""
 

@@ -1,10 +1,10 @@
-"""Reverse proxy to the other services by path prefix, with one pooled httpx client.
+"""Reverse proxy to the other services by path prefix, over one pooled aiohttp session (`shared.http`).
 
 A pooled connection can die between two requests: uvicorn closes a connection after an unhandled exception in
 the service, just after answering it, so the next request on that connection (often another user's) would meet
-a reset. The client's transport therefore sends an idempotent request (GET, HEAD, PUT, DELETE) once more, on a
-connection opened for it, after a read, write or connect error; anything else (POST, PATCH) fails with 502
-rather than risk running twice. The failed connection is closed by httpcore and never serves another request.
+a reset. aiohttp then sends an idempotent request (GET, HEAD, PUT, DELETE, OPTIONS) once more, on a new
+connection; anything else (POST, PATCH) fails with 502 rather than risk running twice. The failed connection is
+closed and never serves another request.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ import re
 from typing import Literal
 from urllib.parse import quote, unquote
 
-import httpx
+import aiohttp
 from fastapi import Request
 from fastapi.responses import Response
+from yarl import URL
 
+from shared import http
 from shared.errors import BadGateway, BadRequest, GatewayTimeout, NotFound, PayloadTooLarge, Unprocessable
 from shared.logging import request_id_var
 from shared.settings import Settings
@@ -37,7 +39,7 @@ ROUTES: tuple[tuple[str, Upstream], ...] = (
     ("/checkpoints", "executor"),  # the approval inbox across runs
 )
 MAX_BODY = 16 * 1024 * 1024
-# Longer paths than any resource of the API has; httpx refuses URLs past 64 KiB anyway.
+# Longer paths than any resource of the API has.
 MAX_PATH = 2048
 HOP_BY_HOP = frozenset(
     {
@@ -53,11 +55,11 @@ HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
-IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-# What a dead pooled connection looks like: reset (read/write), closed without an answer, or refused.
-_DEAD_CONNECTION = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.ConnectError)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+# A query string as the client sent it, with anything a request line cannot carry (spaces, bytes outside ASCII)
+# percent-encoded.
+_QUERY_SAFE = _PATH_SAFE + "?"
 
 
 def upstream_for(path: str) -> Upstream | None:
@@ -67,36 +69,10 @@ def upstream_for(path: str) -> Upstream | None:
     return None
 
 
-class ReconnectingTransport(httpx.AsyncBaseTransport):
-    """Pooled connections, and one retry of an idempotent request on a connection of its own."""
-
-    def __init__(self, limits: httpx.Limits):
-        self.pooled = httpx.AsyncHTTPTransport(limits=limits)
-        # No keep-alive: every request here opens its own connection and closes it after the answer.
-        self.fresh = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=50, max_keepalive_connections=0))
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return await self.pooled.handle_async_request(request)
-        except _DEAD_CONNECTION as exc:
-            # A streamed body cannot be sent twice; the proxy and the clients only send bytes.
-            if request.method not in IDEMPOTENT or not isinstance(request.stream, httpx.ByteStream):
-                raise
-            log.info("retrying %s %s on a new connection: %s", request.method, request.url.path, type(exc).__name__)
-            return await self.fresh.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.pooled.aclose()
-        await self.fresh.aclose()
-
-
-def make_client(settings: Settings) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=5.0)
-    return httpx.AsyncClient(
-        transport=ReconnectingTransport(limits),
-        timeout=httpx.Timeout(settings.proxy_timeout_seconds, connect=2.0),
-        follow_redirects=False,
-    )
+def make_session(settings: Settings) -> aiohttp.ClientSession:
+    # sock_read: as long as a service may take to answer (a read timeout, as before; no cap on the whole exchange).
+    timeout = aiohttp.ClientTimeout(total=None, connect=2.0, sock_read=settings.proxy_timeout_seconds)
+    return http.make_session(timeout=timeout, limit=200)
 
 
 def forwarded_path(request: Request) -> str:
@@ -120,8 +96,8 @@ def forwarded_path(request: Request) -> str:
 class Proxy:
     """Forwards one request to the service that owns its path and hands back its answer unchanged."""
 
-    def __init__(self, http: httpx.AsyncClient, settings: Settings):
-        self.http = http
+    def __init__(self, session: aiohttp.ClientSession, settings: Settings):
+        self.session = session
         self.settings = settings
 
     async def forward(self, request: Request) -> Response:
@@ -139,26 +115,34 @@ class Proxy:
         headers["x-request-id"] = request_id_var.get() or ""
         if request.client:
             headers["x-forwarded-for"] = request.client.host
+        query = (request.scope.get("query_string") or b"").decode("latin-1")
+        url = self.settings.service_url(upstream) + path + ("?" + quote(query, safe=_QUERY_SAFE) if query else "")
         try:
-            url = httpx.URL(self.settings.service_url(upstream) + path, query=request.scope.get("query_string") or b"")
-        except httpx.InvalidURL as exc:
-            raise Unprocessable(f"path: cannot be forwarded ({exc}); check the URL.") from None
-        try:
-            resp = await self.http.request(request.method, url, content=body, headers=headers)
-        except httpx.TimeoutException:
+            async with self.session.request(
+                request.method, URL(url, encoded=True), data=body or None, headers=headers, allow_redirects=False
+            ) as resp:
+                content = await resp.read()
+        except TimeoutError:
             log.warning("%s did not answer %s %s in time", upstream, request.method, request.url.path)
             raise GatewayTimeout(
                 f"The {upstream} service did not answer in time; try again, and check its health at /health/services.",
                 error="upstream_timeout",
             ) from None
-        except httpx.LocalProtocolError:
-            # h11 refuses to write what the client sent (a header it considers malformed).
+        except aiohttp.InvalidURL as exc:
+            raise Unprocessable(f"path: cannot be forwarded ({exc}); check the URL.") from None
+        except ValueError:
+            # aiohttp refuses to write a header value with a line break in it.
             raise BadRequest("The request cannot be forwarded as sent; check its headers.") from None
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             log.warning("%s failed for %s %s: %s", upstream, request.method, request.url.path, type(exc).__name__)
             raise BadGateway(
                 f"The {upstream} service is unreachable; check /health/services and start it.",
                 error="upstream_unavailable",
             ) from None
-        out_headers = {k: v for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}}
-        return Response(content=resp.content, status_code=resp.status_code, headers=out_headers)
+        answer = Response(content=content, status_code=resp.status)
+        # The service's headers as it sent them (a repeated one stays repeated), with the length of what is relayed.
+        answer.raw_headers = [
+            (name, value) for name, value in resp.raw_headers if name.decode("latin-1").lower() not in HOP_BY_HOP
+        ]
+        answer.raw_headers.append((b"content-length", str(len(content)).encode()))
+        return answer

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from starlette.requests import Request
+from starlette.responses import Response
 
 from services.gateway.clients import ExecutorRuns
-from services.gateway.proxy import Proxy
 from services.gateway.service import RunSends
 from shared.auth import issue_token
 from shared.settings import Settings
@@ -46,16 +46,22 @@ def request(token: str | None) -> Request:
     return Request(scope, receive)
 
 
+class FakeProxy:
+    """The executor's answer to every forwarded request (the proxy itself is tested against real servers)."""
+
+    def __init__(self, status: int, body: bytes):
+        self.status, self.body = status, body
+        self.forwarded: list[str] = []
+
+    async def forward(self, request: Request) -> Response:
+        self.forwarded.append(f"{request.method} {request.url.path}")
+        return Response(self.body, status_code=self.status, media_type="application/json")
+
+
 def sends(status: int, body: bytes) -> tuple[RunSends, ExecutorRuns, list[str]]:
-    forwarded: list[str] = []
-
-    def executor(req: httpx.Request) -> httpx.Response:
-        forwarded.append(f"{req.method} {req.url.path}")
-        return httpx.Response(status, content=body, headers={"content-type": "application/json"})
-
-    http = httpx.AsyncClient(transport=httpx.MockTransport(executor))
-    runs = ExecutorRuns(http, "http://executor", clock=FakeClock())
-    return RunSends(Proxy(http, SETTINGS), runs, SETTINGS), runs, forwarded
+    proxy = FakeProxy(status, body)
+    runs = ExecutorRuns(httpx.AsyncClient(), "http://executor", clock=FakeClock())
+    return RunSends(proxy, runs, SETTINGS), runs, proxy.forwarded  # type: ignore[arg-type]
 
 
 async def test_a_202_remembers_the_owner_of_the_new_run() -> None:
