@@ -491,5 +491,11 @@ async def try_lock_run(conn: AsyncConnection, run_id: uuid.UUID) -> bool:
     return bool(result.one()[1])
 
 
+async def stored_request(conn: AsyncConnection, run_id: uuid.UUID) -> dict[str, Any] | None:
+    """The request `chat/send` recorded with the run (for a `RunQueuedV1`); None when the send left no row."""
+    result = await conn.execute(select(_RUNS.c.request).where(_RUNS.c.run_id == run_id))
+    return result.scalar_one_or_none()
+
+
 async def unlock_run(conn: AsyncConnection, run_id: uuid.UUID) -> None:
     await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(run_id, "run")})

@@ -5,6 +5,7 @@ from shared.messaging.delivery import death_reason, delivery_attempt, settle
 from shared.messaging.messages import (
     RunControlV1,
     RunFinishedV1,
+    RunQueuedV1,
     RunRequestV1,
     StepEventV1,
     decode_message,
@@ -14,6 +15,7 @@ __all__ = [
     "Broker",
     "RunControlV1",
     "RunFinishedV1",
+    "RunQueuedV1",
     "RunRequestV1",
     "StepEventV1",
     "death_reason",

@@ -48,6 +48,20 @@ class RunRequestV1(_Message):
     resume: ResumeV1 | None = None
 
 
+class RunQueuedV1(_Message):
+    """A run `chat/send` recorded: its request (what `RunRequestV1` would carry) is the execution row's `request`.
+
+    Published while the send still reads the workflow, so the broker's confirm and that read overlap; the send's
+    lock keeps the consumer from reading the row before the send's transaction has ended. A consumer that then
+    finds no row drops the message: the send failed and answered so."""
+
+    kind: Literal["run.queued"] = "run.queued"
+    version: Literal[1] = 1
+    run_id: uuid.UUID
+    user_id: uuid.UUID
+    requested_at: datetime
+
+
 EventType = Literal[
     "run_started",
     "step_started",
@@ -118,10 +132,15 @@ class RunControlV1(_Message):
     action: Literal["cancel", "resume"]
 
 
-AnyMessage = Annotated[RunRequestV1 | StepEventV1 | RunFinishedV1 | RunControlV1, Field(discriminator="kind")]
+AnyMessage = Annotated[
+    RunRequestV1 | RunQueuedV1 | StepEventV1 | RunFinishedV1 | RunControlV1, Field(discriminator="kind")
+]
 _adapter: TypeAdapter[Any] = TypeAdapter(AnyMessage)
 
 
-def decode_message(body: bytes) -> RunRequestV1 | StepEventV1 | RunFinishedV1 | RunControlV1:
+Message = RunRequestV1 | RunQueuedV1 | StepEventV1 | RunFinishedV1 | RunControlV1
+
+
+def decode_message(body: bytes) -> Message:
     """Raises pydantic.ValidationError for a body no version of ours can read."""
     return _adapter.validate_json(body)  # type: ignore[no-any-return]

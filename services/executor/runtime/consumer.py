@@ -19,6 +19,7 @@ from shared.errors import ServiceUnavailable
 from shared.messaging import (
     Broker,
     RunControlV1,
+    RunQueuedV1,
     RunRequestV1,
     death_reason,
     decode_message,
@@ -40,7 +41,7 @@ class Consumers:
         self.started = asyncio.Event()
         self.stopping = False
         self._requests: AbstractQueue | None = None
-        self._inflight: dict[asyncio.Task[Any], tuple[AbstractIncomingMessage, RunRequestV1]] = {}
+        self._inflight: dict[asyncio.Task[Any], tuple[AbstractIncomingMessage, RunRequestV1 | RunQueuedV1]] = {}
 
     async def start(self) -> None:
         topo = self.broker.topology
@@ -66,7 +67,7 @@ class Consumers:
             log.error("unreadable run request dead-lettered: %r", message.body[:200])
             await settle(message, "reject")
             return
-        if not isinstance(request, RunRequestV1):
+        if not isinstance(request, RunRequestV1 | RunQueuedV1):
             await settle(message, "reject")
             return
         if self.stopping:
@@ -101,7 +102,7 @@ class Consumers:
         except ValidationError:
             await settle(message)
             return
-        if isinstance(request, RunRequestV1):
+        if isinstance(request, RunRequestV1 | RunQueuedV1):
             try:
                 await self.runner.dead_lettered(request, death_reason(message), MAX_DELIVERIES)
             except Exception:

@@ -37,11 +37,11 @@ from services.executor.domain.plan import (
 )
 from services.executor.events import Pending, Reserved, RunEvents
 from services.executor.models import Checkpoint, Execution, ExecutionStep
-from services.executor.repository import ExecutionRepository, try_lock_run, unlock_run
+from services.executor.repository import ExecutionRepository, stored_request, try_lock_run, unlock_run
 from services.executor.runtime import crewai_env  # noqa: F401  (CrewAI switches, before anything imports it)
 from shared.contracts import BUILTIN_TOOL_NAMES, TERMINAL_STATUSES
 from shared.db import transaction
-from shared.messaging import RunRequestV1
+from shared.messaging import RunQueuedV1, RunRequestV1
 from shared.messaging.messages import EventType
 
 log = logging.getLogger("echoai.executor.runner")
@@ -134,7 +134,7 @@ class Runner:
             stop.set()
 
     # --- one delivery ---------------------------------------------------------------------------------------
-    async def handle(self, request: RunRequestV1, attempt: int) -> Outcome:
+    async def handle(self, request: RunRequestV1 | RunQueuedV1, attempt: int) -> Outcome:
         run_id = request.run_id
         async with self.engine.connect() as conn:
             # Autocommit: the run lock is a session lock, and waiting for the send lock needs no transaction.
@@ -155,6 +155,14 @@ class Runner:
             self._stops[run_id] = asyncio.Event()
             metrics.RUNS_IN_FLIGHT.inc()
             try:
+                if isinstance(request, RunQueuedV1):
+                    # Read only now: the send has ended (its lock was waited for above), so the row is there
+                    # unless the send failed.
+                    stored = await stored_request(lock_conn, run_id)
+                    if stored is None:
+                        log.info("run %s has no execution row (its send failed and answered so); dropped", run_id)
+                        return "orphan"
+                    request = RunRequestV1.model_validate(stored)
                 return await self._run(request, attempt)
             finally:
                 metrics.RUNS_IN_FLIGHT.dec()
@@ -599,7 +607,7 @@ class Runner:
             async with transaction(self.sessionmaker) as session:
                 await ExecutionRepository(session).note_error(run_id, f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
 
-    async def dead_lettered(self, request: RunRequestV1, reason: str, deliveries: int) -> None:
+    async def dead_lettered(self, request: RunRequestV1 | RunQueuedV1, reason: str, deliveries: int) -> None:
         async with transaction(self.sessionmaker) as session:
             repo = ExecutionRepository(session)
             current = await repo.get(request.run_id)

@@ -1,5 +1,5 @@
-"""`POST /workflows/chat/send`: resolve the workflow and session, record the run, publish its request, and undo
-what was done if the publish fails (so a failed send leaves nothing behind)."""
+"""`POST /workflows/chat/send`: resolve the workflow and session, record the run with its request, publish that
+it is queued, and undo what was done if any of it fails (so a failed send leaves nothing behind)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from shared.auth import CurrentUser
 from shared.contracts import BUILTIN_TOOL_NAMES, WorkflowOut
 from shared.db import after_commit, utcnow
 from shared.errors import ServiceUnavailable, Unprocessable
-from shared.messaging import Broker, RunRequestV1
+from shared.messaging import Broker, RunQueuedV1, RunRequestV1
 from shared.messaging.topology import RUN_REQUESTS_KEY
 from shared.settings import Settings
 
@@ -37,7 +37,7 @@ def broker_down() -> ServiceUnavailable:
     )
 
 
-async def publish_run_request(broker: Broker, request: RunRequestV1) -> None:
+async def publish_run_request(broker: Broker, request: RunRequestV1 | RunQueuedV1) -> None:
     """Persistent, confirmed and mandatory, inside the caller's transaction: if RabbitMQ does not take it, the
     transaction rolls back and the caller answers 503. Holders of the run's send lock make the consumer wait for
     their commit."""
@@ -52,6 +52,13 @@ async def publish_run_request(broker: Broker, request: RunRequestV1) -> None:
         mandatory=True,
         timeout=SEND_PUBLISH_TIMEOUT,
     )
+
+
+async def _ended(future: asyncio.Future[Any]) -> None:
+    """Wait for a side task to end, whatever its outcome: the caller already has the failure it answers with."""
+    await asyncio.wait([future])
+    if not future.cancelled():
+        future.exception()
 
 
 def merge_config(definition: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
@@ -83,33 +90,36 @@ class RunService:
         self.user = user
 
     async def send(self, body: SendIn) -> SendOut:
-        """One hop of waiting where there were several: the send lock is taken while the workflow and session are
-        read, and the row, the user message and the confirmed publish go out together. Each can fail on its
-        own; whatever did happen is undone (the row rolls back, the message is taken back, and a request that
-        reached the broker finds no row and is dropped by the consumer)."""
+        """Two waits side by side: reading the workflow (and session), and taking the send lock then publishing a
+        `RunQueuedV1` (the broker's confirm is the longest round trip of a send). Then the row, which holds the
+        request the run will use, and the user message go in together, and the transaction commits. Each can
+        fail on its own; whatever did happen is undone: the row rolls back, the message is taken back, and a
+        `RunQueuedV1` that reached the broker finds no row and is dropped by the consumer, which reads the row
+        only once this send has ended (the send lock)."""
         if not self.broker.connected:
             raise broker_down()
         run_id = uuid.uuid4()
         # Started first, so the request to the workflow service is on its way while the lock's statement is built.
         resolving = asyncio.ensure_future(self._resolve(body, run_id))
-        # The consumer waits on this lock, so it never sees the request before the row is committed.
         locked = asyncio.ensure_future(self._lock(run_id))
+        queued = asyncio.ensure_future(self._queue(locked, run_id))
         try:
             workflow, request = await resolving
         except BaseException:
             resolving.cancel()
-            # The database session must not be left with a statement in flight; the first failure is the answer.
-            await asyncio.wait([locked])
-            if not locked.cancelled():
-                locked.exception()
+            # Neither a statement nor a publish is left in flight; the first failure is the answer.
+            await _ended(queued)
             raise
-        await locked
-        # The publish first: its round trip (a quorum queue's confirm) is the longest, so its frame leaves before
-        # the INSERT is built.
-        published, added, recorded = await asyncio.gather(
-            publish_run_request(self.broker, request),
+        try:
+            # The row's INSERT shares the database session with the lock: never both at once.
+            await locked
+        except BaseException:
+            await _ended(queued)  # it failed with the lock
+            raise
+        added, recorded, published = await asyncio.gather(
             self._add_user_message(request),
             self._record(request, workflow.name),
+            queued,
             return_exceptions=True,
         )
         failure = next((r for r in (added, recorded, published) if isinstance(r, BaseException)), None)
@@ -118,6 +128,14 @@ class RunService:
             raise failure
         self._note_run_on_session(request)
         return SendOut(run_id=request.run_id, workflow_id=request.workflow_id, session_id=request.session_id)
+
+    async def _queue(self, locked: asyncio.Future[None], run_id: uuid.UUID) -> None:
+        """Published only under the send lock: a consumer that took the message before the lock would find no row
+        yet and drop the run."""
+        await locked
+        await publish_run_request(
+            self.broker, RunQueuedV1(run_id=run_id, user_id=self.user.user_id, requested_at=utcnow())
+        )
 
     # --- resolve the workflow and session ---------------------------------------------------------------------
     async def _resolve(self, body: SendIn, run_id: uuid.UUID) -> tuple[WorkflowOut, RunRequestV1]:
@@ -223,7 +241,7 @@ class RunService:
             request=request.model_dump(mode="json"),
         )
 
-    # --- publish (beside the record, in its transaction: `publish_run_request`) --------------------------------
+    # --- after the commit -------------------------------------------------------------------------------------
     def _note_run_on_session(self, request: RunRequestV1) -> None:
         if request.session_id is None:
             return

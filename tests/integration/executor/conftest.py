@@ -1,5 +1,6 @@
 """The executor in process with its real lifespan (RabbitMQ consumer, PostgreSQL, CrewAI), fed run requests
-directly: an execution row plus a RunRequestV1 on the run-requests queue, as `chat/send` would leave them.
+directly: an execution row plus a RunRequestV1 (or the RunQueuedV1 `chat/send` publishes) on the run-requests
+queue.
 Step events are read from the events exchange by a tap of our own."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from services.executor.app import create_app
 from services.executor.repository import ExecutionRepository
 from shared.db import transaction, utcnow
-from shared.messaging import RunRequestV1, StepEventV1, decode_message
+from shared.messaging import RunQueuedV1, RunRequestV1, StepEventV1, decode_message
 from shared.messaging.messages import TERMINAL_EVENTS
 from shared.messaging.topology import RUN_REQUESTS_KEY, Topology
 from shared.settings import get_settings
@@ -103,7 +104,7 @@ class Executor:
                 request=request.model_dump(mode="json"),
             )
 
-    async def publish(self, request: RunRequestV1) -> None:
+    async def publish(self, request: RunRequestV1 | RunQueuedV1) -> None:
         broker = self.app.state.broker
         await broker.publish(broker.topology.runs_exchange, RUN_REQUESTS_KEY, request, mandatory=True)
 

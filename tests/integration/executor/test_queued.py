@@ -1,0 +1,73 @@
+"""`chat/send` publishes a `RunQueuedV1` before its row exists (the publish overlaps reading the workflow): the
+executor waits for the send's lock, then runs the request stored in the row, or drops the message when the send
+left no row."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from services.executor.models import Execution
+from services.executor.repository import ExecutionRepository, release_send_holds
+from shared.db import utcnow
+from shared.messaging import RunQueuedV1
+from tests.integration.executor.conftest import Executor, agent
+
+pytestmark = pytest.mark.integration
+
+
+def queued(executor: Executor, run_id: uuid.UUID) -> RunQueuedV1:
+    return RunQueuedV1(run_id=run_id, user_id=executor.user_id, requested_at=utcnow())
+
+
+async def test_a_queued_run_runs_the_request_stored_in_its_row_once(executor: Executor) -> None:
+    request = executor.request(
+        {"agents": [agent("a", "One", "First {message}"), agent("b", "Two", "Second")]}, message="hi"
+    )
+    await executor.insert(request)
+    await executor.publish(queued(executor, request.run_id))
+    await executor.publish(queued(executor, request.run_id))  # a redelivery
+    events = await executor.tap.until_terminal(request.run_id)
+    await asyncio.sleep(0.5)  # let the second copy be consumed too
+    events = sorted(executor.tap.events[request.run_id], key=lambda e: e.seq)
+    assert [e.type for e in events].count("run_started") == 1
+    assert [e.step_id for e in events if e.type == "step_started"] == ["a", "b"]
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    run = await executor.finished(request.run_id)
+    assert run["status"] == "completed" and "hi" in (await executor.steps(request.run_id))[0]["output"]
+
+
+async def test_a_queued_run_without_a_row_is_dropped(executor: Executor) -> None:
+    message = queued(executor, executor.request({"agents": [agent("a", "Ghost", "Boo")]}).run_id)
+    await executor.publish(message)
+    await asyncio.sleep(1.0)
+    async with executor.app.state.sessionmaker() as session:
+        assert await session.get(Execution, message.run_id) is None
+    assert executor.tap.events[message.run_id] == []
+
+
+async def test_a_queued_run_waits_for_the_send_that_holds_its_lock(executor: Executor) -> None:
+    """The message arrives while the send still holds its lock and has not written the row: nothing happens until
+    the send commits and lets go, then the run starts from the committed row."""
+    request = executor.request({"agents": [agent("a", "Solo", "Say {message}")]}, message="later")
+    engine = executor.app.state.engine
+    async with engine.connect() as conn:
+        session_maker = executor.app.state.sessionmaker
+        async with session_maker(bind=conn) as session:
+            await ExecutionRepository(session).hold_send(request.run_id)
+            await executor.publish(queued(executor, request.run_id))
+            await asyncio.sleep(1.0)
+            assert executor.tap.events[request.run_id] == []  # waiting on the lock, not dropped
+            await ExecutionRepository(session).insert(
+                run_id=request.run_id,
+                workflow_id=request.workflow_id,
+                user_id=request.user_id,
+                session_id=None,
+                request=request.model_dump(mode="json"),
+            )
+            await session.commit()
+        await release_send_holds(conn)
+    events = await executor.tap.until_terminal(request.run_id)
+    assert events[0].type == "run_started" and events[-1].type == "run_completed"
