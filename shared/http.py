@@ -17,15 +17,18 @@ import aiohttp
 KEEPALIVE_SECONDS = 5.0
 
 
-def make_session(*, timeout: aiohttp.ClientTimeout, limit: int) -> aiohttp.ClientSession:
-    """Must be called with the event loop running (in a lifespan)."""
+def make_session(
+    *, timeout: aiohttp.ClientTimeout, limit: int, skip_headers: tuple[str, ...] = ()
+) -> aiohttp.ClientSession:
+    """Must be called with the event loop running (in a lifespan). `skip_headers`: more headers aiohttp must not
+    add of its own."""
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=limit, keepalive_timeout=KEEPALIVE_SECONDS),
         timeout=timeout,
         # One session serves every user: a cookie some answer sets must never ride on another user's request.
         cookie_jar=aiohttp.DummyCookieJar(),
         # Only what the caller sends: no User-Agent, Accept or Accept-Encoding of aiohttp's own.
-        skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
+        skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", *skip_headers),
         # Bodies pass as they came; nobody here asks for a compressed one.
         auto_decompress=False,
         raise_for_status=False,

@@ -72,7 +72,8 @@ def upstream_for(path: str) -> Upstream | None:
 def make_session(settings: Settings) -> aiohttp.ClientSession:
     # sock_read: as long as a service may take to answer (a read timeout, as before; no cap on the whole exchange).
     timeout = aiohttp.ClientTimeout(total=None, connect=2.0, sock_read=settings.proxy_timeout_seconds)
-    return http.make_session(timeout=timeout, limit=200)
+    # A body goes on with the client's Content-Type, or none (aiohttp would call it application/octet-stream).
+    return http.make_session(timeout=timeout, limit=200, skip_headers=("Content-Type",))
 
 
 def forwarded_path(request: Request) -> str:

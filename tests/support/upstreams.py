@@ -117,3 +117,36 @@ class DroppingUpstream:
         async with server:
             yield self.url
             server.close()
+
+
+class RecordingUpstream:
+    """A plain HTTP/1.1 server that keeps every request's head and answers each with two `set-cookie` headers, so
+    a test sees exactly what the proxy sent and what it hands back."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, list[tuple[str, str]], bytes]] = []
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                headers = [(n.strip().lower(), v.strip()) for n, _, v in (x.partition(":") for x in lines[1:] if x)]
+                length = int(dict(headers).get("content-length", "0"))
+                body = await reader.readexactly(length) if length else b""
+                self.requests.append((lines[0], headers, body))
+                reply = (
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nset-cookie: a=1; Path=/\r\n"
+                    f"set-cookie: b=2; Path=/\r\ncontent-length: {len(OK_BODY)}\r\n\r\n"
+                )
+                writer.write(reply.encode() + OK_BODY)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[str]:
+        server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        async with server:
+            yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+            server.close()
