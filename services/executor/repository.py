@@ -42,6 +42,23 @@ def _state_of(row: Row[Any]) -> Execution:
     return Execution(**{c.name: row._mapping[c.name] for c in _STATE})
 
 
+def _claim(run_id: uuid.UUID, attempt: int, seqs: int, *also: Any) -> Any:
+    before = select(_RUNS.c.run_id, _RUNS.c.status).where(_RUNS.c.run_id == run_id).with_for_update()
+    old = before.subquery("old")
+    return (
+        update(_RUNS)
+        .where(_RUNS.c.run_id == old.c.run_id, old.c.status.in_(("queued", "running")))
+        .values(
+            status="running",
+            attempt=attempt,
+            started_at=func.coalesce(_RUNS.c.started_at, func.now()),
+            updated_at=func.now(),
+            last_seq=_RUNS.c.last_seq + case((_RUNS.c.cancel_requested, 0), else_=seqs),
+        )
+        .returning(*_STATE, *also, old.c.status.label("before"))
+    )
+
+
 class ExecutionRepository:
     def __init__(self, session: AsyncSession):
         self.session = session
@@ -121,22 +138,15 @@ class ExecutionRepository:
         """queued/running → running for this delivery, with the status it had before; None when the run is
         finished, paused or gone. Takes `seqs` seqs (the opening event's) unless a cancel was asked for: the run
         then ends at once and announces nothing else."""
-        before = select(_RUNS.c.run_id, _RUNS.c.status).where(_RUNS.c.run_id == run_id).with_for_update()
-        old = before.subquery("old")
-        stmt = (
-            update(_RUNS)
-            .where(_RUNS.c.run_id == old.c.run_id, old.c.status.in_(("queued", "running")))
-            .values(
-                status="running",
-                attempt=attempt,
-                started_at=func.coalesce(_RUNS.c.started_at, func.now()),
-                updated_at=func.now(),
-                last_seq=_RUNS.c.last_seq + case((_RUNS.c.cancel_requested, 0), else_=seqs),
-            )
-            .returning(*_STATE, old.c.status.label("before"))
-        )
-        row = (await self.session.execute(stmt)).one_or_none()
+        row = (await self.session.execute(_claim(run_id, attempt, seqs))).one_or_none()
         return None if row is None else (_state_of(row), row.before)
+
+    async def claim_with_request(
+        self, run_id: uuid.UUID, attempt: int, *, seqs: int = 0
+    ) -> tuple[Execution, str, dict[str, Any]] | None:
+        """`claim`, also returning the request `chat/send` stored with the run (for a `RunQueuedV1`)."""
+        row = (await self.session.execute(_claim(run_id, attempt, seqs, _RUNS.c.request))).one_or_none()
+        return None if row is None else (_state_of(row), row.before, row.request)
 
     async def next_seq(self, run_id: uuid.UUID, count: int = 1) -> int | None:
         """Take `count` seqs; returns the last one (the row lock keeps concurrent takers gap-free)."""
@@ -489,12 +499,6 @@ async def try_lock_run(conn: AsyncConnection, run_id: uuid.UUID) -> bool:
     keys = {"s": lock_key(run_id, "send"), "k": lock_key(run_id, "run")}
     result = await conn.execute(text("SELECT pg_advisory_xact_lock(:s), pg_try_advisory_lock(:k)"), keys)
     return bool(result.one()[1])
-
-
-async def stored_request(conn: AsyncConnection, run_id: uuid.UUID) -> dict[str, Any] | None:
-    """The request `chat/send` recorded with the run (for a `RunQueuedV1`); None when the send left no row."""
-    result = await conn.execute(select(_RUNS.c.request).where(_RUNS.c.run_id == run_id))
-    return result.scalar_one_or_none()
 
 
 async def unlock_run(conn: AsyncConnection, run_id: uuid.UUID) -> None:

@@ -23,6 +23,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.executor import metrics
@@ -37,7 +38,7 @@ from services.executor.domain.plan import (
 )
 from services.executor.events import Pending, Reserved, RunEvents
 from services.executor.models import Checkpoint, Execution, ExecutionStep
-from services.executor.repository import ExecutionRepository, stored_request, try_lock_run, unlock_run
+from services.executor.repository import ExecutionRepository, try_lock_run, unlock_run
 from services.executor.runtime import crewai_env  # noqa: F401  (CrewAI switches, before anything imports it)
 from shared.contracts import BUILTIN_TOOL_NAMES, TERMINAL_STATUSES
 from shared.db import transaction
@@ -155,14 +156,6 @@ class Runner:
             self._stops[run_id] = asyncio.Event()
             metrics.RUNS_IN_FLIGHT.inc()
             try:
-                if isinstance(request, RunQueuedV1):
-                    # Read only now: the send has ended (its lock was waited for above), so the row is there
-                    # unless the send failed.
-                    stored = await stored_request(lock_conn, run_id)
-                    if stored is None:
-                        log.info("run %s has no execution row (its send failed and answered so); dropped", run_id)
-                        return "orphan"
-                    request = RunRequestV1.model_validate(stored)
                 return await self._run(request, attempt)
             finally:
                 metrics.RUNS_IN_FLIGHT.dec()
@@ -179,37 +172,56 @@ class Runner:
             return "finished"
         return "paused"
 
-    async def _run(self, request: RunRequestV1, attempt: int) -> Outcome:
-        run_id = request.run_id
+    def _context(self, request: RunRequestV1, attempt: int) -> tuple[RunContext | None, str | None]:
+        """The run's plan, or why its definition cannot run."""
         try:
-            plan: Plan | None = build_plan(
+            plan = build_plan(
                 request.definition,
                 message=request.message,
                 inputs=request.inputs,
                 default_llm=self.default_llm,
                 extra_tool_ids=request.session_tool_ids,
             )
-            broken = None
         except DefinitionError as exc:
-            plan, broken = None, f"The workflow definition cannot run: {exc}"
-        ctx = RunContext(request, plan, attempt) if plan is not None else None
+            return None, f"The workflow definition cannot run: {exc}"
+        return RunContext(request, plan, attempt), None
+
+    async def _run(self, message: RunRequestV1 | RunQueuedV1, attempt: int) -> Outcome:
+        run_id = message.run_id
+        # A RunQueuedV1's request is the row's: the claim reads it (still one statement for a fresh run), and the
+        # send has ended by then (`try_lock_run` waited for its lock).
+        queued = isinstance(message, RunQueuedV1)
+        ctx, broken = (None, None) if isinstance(message, RunQueuedV1) else self._context(message, attempt)
         claimed: list[Execution] = []
 
         async def claim(repo: ExecutionRepository) -> Reserved:
             """Claim the run, read what earlier deliveries recorded, and take the seq of the opening event, all
             in one transaction (one statement for a fresh run)."""
-            live = self.events.live and ctx is not None
-            claim = await repo.claim(run_id, attempt, seqs=1 if live else 0)
-            if claim is None:
-                return Reserved([], None)
-            row, before = claim
+            nonlocal ctx, broken
+            # A queued run's definition was checked by its send, so its opening event is counted on before it is
+            # read; should it not build after all, that event still goes out (see `_unreadable`).
+            live = self.events.live and (queued or ctx is not None)
+            if queued:
+                got = await repo.claim_with_request(run_id, attempt, seqs=1 if live else 0)
+                if got is None:
+                    return Reserved([], None)
+                row, before, stored = got
+                ctx, broken = self._stored_context(stored, attempt)
+            else:
+                plain = await repo.claim(run_id, attempt, seqs=1 if live else 0)
+                if plain is None:
+                    return Reserved([], None)
+                row, before = plain
             claimed.append(row)
-            if row.cancel_requested or ctx is None:
+            if row.cancel_requested:
                 return Reserved([], None)
             was_queued = before == "queued"
+            if ctx is None:
+                # Only a queued run gets here with a seq taken: it is spent on the opening event, so no gap.
+                return Reserved([self._unreadable(attempt, was_queued)], row.last_seq) if live else Reserved([], None)
             # A run still queued without a decision to resume from has never run: nothing can be recorded yet.
             recorded, checkpoints = False, []
-            if not was_queued or request.resume is not None:
+            if not was_queued or ctx.request.resume is not None:
                 steps = await repo.steps(run_id)
                 checkpoints = list(await repo.checkpoints(run_id))
                 recorded = self._apply_recorded(ctx, steps, checkpoints)
@@ -218,12 +230,12 @@ class Runner:
 
         # A first delivery of a new run is one statement (see `claim`); anything else reads what was recorded in
         # the claim's transaction.
-        fresh = attempt == 1 and request.resume is None
-        await self.events.commit(run_id, request.user_id, claim, autocommit=fresh)
+        fresh = attempt == 1 and (isinstance(message, RunQueuedV1) or message.resume is None)
+        await self.events.commit(run_id, message.user_id, claim, autocommit=fresh)
         if not claimed:
             latest = await self._load(run_id)
             if latest is None:
-                log.warning("run request %s has no execution row (its send was rolled back); dropped", run_id)
+                log.info("run %s has no execution row (its send failed and was answered so); dropped", run_id)
                 return "orphan"
             return await self._settled(latest)
         if claimed[0].cancel_requested:
@@ -359,6 +371,20 @@ class Runner:
             "attempt": ctx.attempt,
             "steps": [{"step_id": s.step_id, "agent_id": s.agent_id, "agent_name": s.name} for s in ctx.plan.all_steps],
         }
+
+    def _stored_context(self, stored: dict[str, Any], attempt: int) -> tuple[RunContext | None, str | None]:
+        try:
+            request = RunRequestV1.model_validate(stored)
+        except ValidationError as exc:
+            return None, f"The run's stored request cannot be read: {exc.errors()[:1]}"
+        return self._context(request, attempt)
+
+    @staticmethod
+    def _unreadable(attempt: int, was_queued: bool) -> Pending:
+        """The opening event of a run whose stored request does not build; `run_failed` follows with why."""
+        if was_queued:
+            return Pending("run_started", data={"attempt": attempt, "steps": []})
+        return Pending("run_resumed", data={"reason": "redelivered", "attempt": attempt})
 
     async def _end(
         self, run_id: uuid.UUID, status: str, *, output: str | None = None, error: str | None = None

@@ -11,7 +11,7 @@ import pytest
 
 from services.executor.models import Execution
 from services.executor.repository import ExecutionRepository, release_send_holds
-from shared.db import utcnow
+from shared.db import transaction, utcnow
 from shared.messaging import RunQueuedV1
 from tests.integration.executor.conftest import Executor, agent
 
@@ -71,3 +71,31 @@ async def test_a_queued_run_waits_for_the_send_that_holds_its_lock(executor: Exe
         await release_send_holds(conn)
     events = await executor.tap.until_terminal(request.run_id)
     assert events[0].type == "run_started" and events[-1].type == "run_completed"
+
+
+@pytest.mark.parametrize(
+    ("stored", "why"),
+    [
+        ({"definition": {"agents": []}}, "The workflow definition cannot run: The workflow has no agents"),
+        ({"definition": "not an object"}, "The run's stored request cannot be read"),
+    ],
+)
+async def test_a_stored_request_that_does_not_build_fails_the_run_without_a_gap(
+    executor: Executor, stored: dict[str, object], why: str
+) -> None:
+    """Its send checked the definition, so this takes a change between send and run (or a damaged row): the seq
+    the claim took for the opening event is spent on it, then the run fails with the reason."""
+    request = executor.request({"agents": [agent("a", "Solo", "Hi")]})
+    async with transaction(executor.app.state.sessionmaker) as session:
+        await ExecutionRepository(session).insert(
+            run_id=request.run_id,
+            workflow_id=request.workflow_id,
+            user_id=request.user_id,
+            session_id=None,
+            request={**request.model_dump(mode="json"), **stored},
+        )
+    await executor.publish(queued(executor, request.run_id))
+    events = await executor.tap.until_terminal(request.run_id)
+    assert [(e.type, e.seq) for e in events] == [("run_started", 1), ("run_failed", 2)]
+    run = await executor.finished(request.run_id)
+    assert run["status"] == "failed" and run["error"].startswith(why), run["error"]
