@@ -145,5 +145,6 @@ class Proxy:
         answer.raw_headers = [
             (name, value) for name, value in resp.raw_headers if name.decode("latin-1").lower() not in HOP_BY_HOP
         ]
-        answer.raw_headers.append((b"content-length", str(len(content)).encode()))
+        if resp.status >= 200 and resp.status not in (204, 304):  # the statuses that never carry a length
+            answer.raw_headers.append((b"content-length", str(len(content)).encode()))
         return answer

@@ -119,9 +119,22 @@ class DroppingUpstream:
             server.close()
 
 
+@contextlib.asynccontextmanager
+async def gateway_before(upstream: DroppingUpstream | RecordingUpstream) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway in process, with `upstream` serving as the workflow service."""
+    from services.gateway.app import create_app  # the gateway only where a test asks for it
+    from shared.settings import get_settings
+    from tests.support.apps import running_app
+
+    async with upstream.serving() as url:
+        settings = get_settings().model_copy(update={"workflow_url": url})
+        async with running_app(lambda: create_app(settings), wait_broker=False) as client:
+            yield client
+
+
 class RecordingUpstream:
-    """A plain HTTP/1.1 server that keeps every request's head and answers each with two `set-cookie` headers, so
-    a test sees exactly what the proxy sent and what it hands back."""
+    """A plain HTTP/1.1 server that keeps every request's head and answers each with two `set-cookie` headers (a
+    DELETE with a bare 204), so a test sees exactly what the proxy sent and what it hands back."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, list[tuple[str, str]], bytes]] = []
@@ -135,6 +148,10 @@ class RecordingUpstream:
                 length = int(dict(headers).get("content-length", "0"))
                 body = await reader.readexactly(length) if length else b""
                 self.requests.append((lines[0], headers, body))
+                if lines[0].startswith("DELETE "):
+                    writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+                    await writer.drain()
+                    continue
                 reply = (
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nset-cookie: a=1; Path=/\r\n"
                     f"set-cookie: b=2; Path=/\r\ncontent-length: {len(OK_BODY)}\r\n\r\n"

@@ -17,6 +17,7 @@ import aio_pika
 import httpx
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.executor.app import create_app
 from services.executor.repository import ExecutionRepository
@@ -70,6 +71,16 @@ class EventTap:
         return next(e for e in self.events[run_id] if e.type == type_)
 
 
+async def insert_row(session: AsyncSession, request: RunRequestV1, stored: dict[str, Any] | None = None) -> None:
+    await ExecutionRepository(session).insert(
+        run_id=request.run_id,
+        workflow_id=request.workflow_id,
+        user_id=request.user_id,
+        session_id=request.session_id,
+        request={**request.model_dump(mode="json"), **(stored or {})},
+    )
+
+
 @dataclass
 class Executor:
     client: httpx.AsyncClient
@@ -94,15 +105,14 @@ class Executor:
             **kwargs,
         )
 
-    async def insert(self, request: RunRequestV1) -> None:
+    async def insert(self, request: RunRequestV1, *, stored: dict[str, Any] | None = None) -> None:
+        """The row `chat/send` records; `stored` replaces fields of the request kept in it."""
         async with transaction(self.app.state.sessionmaker) as session:
-            await ExecutionRepository(session).insert(
-                run_id=request.run_id,
-                workflow_id=request.workflow_id,
-                user_id=request.user_id,
-                session_id=request.session_id,
-                request=request.model_dump(mode="json"),
-            )
+            await insert_row(session, request, stored)
+
+    def queued(self, request: RunRequestV1) -> RunQueuedV1:
+        """What `chat/send` publishes for `request`."""
+        return RunQueuedV1(run_id=request.run_id, user_id=request.user_id, requested_at=utcnow())
 
     async def publish(self, request: RunRequestV1 | RunQueuedV1) -> None:
         broker = self.app.state.broker

@@ -5,21 +5,14 @@ left no row."""
 from __future__ import annotations
 
 import asyncio
-import uuid
+from typing import Any
 
 import pytest
 
-from services.executor.models import Execution
 from services.executor.repository import ExecutionRepository, release_send_holds
-from shared.db import transaction, utcnow
-from shared.messaging import RunQueuedV1
-from tests.integration.executor.conftest import Executor, agent
+from tests.integration.executor.conftest import Executor, agent, insert_row
 
 pytestmark = pytest.mark.integration
-
-
-def queued(executor: Executor, run_id: uuid.UUID) -> RunQueuedV1:
-    return RunQueuedV1(run_id=run_id, user_id=executor.user_id, requested_at=utcnow())
 
 
 async def test_a_queued_run_runs_the_request_stored_in_its_row_once(executor: Executor) -> None:
@@ -27,8 +20,8 @@ async def test_a_queued_run_runs_the_request_stored_in_its_row_once(executor: Ex
         {"agents": [agent("a", "One", "First {message}"), agent("b", "Two", "Second")]}, message="hi"
     )
     await executor.insert(request)
-    await executor.publish(queued(executor, request.run_id))
-    await executor.publish(queued(executor, request.run_id))  # a redelivery
+    await executor.publish(executor.queued(request))
+    await executor.publish(executor.queued(request))  # a redelivery
     events = await executor.tap.until_terminal(request.run_id)
     await asyncio.sleep(0.5)  # let the second copy be consumed too
     events = sorted(executor.tap.events[request.run_id], key=lambda e: e.seq)
@@ -37,15 +30,6 @@ async def test_a_queued_run_runs_the_request_stored_in_its_row_once(executor: Ex
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     run = await executor.finished(request.run_id)
     assert run["status"] == "completed" and "hi" in (await executor.steps(request.run_id))[0]["output"]
-
-
-async def test_a_queued_run_without_a_row_is_dropped(executor: Executor) -> None:
-    message = queued(executor, executor.request({"agents": [agent("a", "Ghost", "Boo")]}).run_id)
-    await executor.publish(message)
-    await asyncio.sleep(1.0)
-    async with executor.app.state.sessionmaker() as session:
-        assert await session.get(Execution, message.run_id) is None
-    assert executor.tap.events[message.run_id] == []
 
 
 async def test_a_queued_run_waits_for_the_send_that_holds_its_lock(executor: Executor) -> None:
@@ -57,16 +41,10 @@ async def test_a_queued_run_waits_for_the_send_that_holds_its_lock(executor: Exe
         session_maker = executor.app.state.sessionmaker
         async with session_maker(bind=conn) as session:
             await ExecutionRepository(session).hold_send(request.run_id)
-            await executor.publish(queued(executor, request.run_id))
+            await executor.publish(executor.queued(request))
             await asyncio.sleep(1.0)
             assert executor.tap.events[request.run_id] == []  # waiting on the lock, not dropped
-            await ExecutionRepository(session).insert(
-                run_id=request.run_id,
-                workflow_id=request.workflow_id,
-                user_id=request.user_id,
-                session_id=None,
-                request=request.model_dump(mode="json"),
-            )
+            await insert_row(session, request)
             await session.commit()
         await release_send_holds(conn)
     events = await executor.tap.until_terminal(request.run_id)
@@ -81,20 +59,13 @@ async def test_a_queued_run_waits_for_the_send_that_holds_its_lock(executor: Exe
     ],
 )
 async def test_a_stored_request_that_does_not_build_fails_the_run_without_a_gap(
-    executor: Executor, stored: dict[str, object], why: str
+    executor: Executor, stored: dict[str, Any], why: str
 ) -> None:
     """Its send checked the definition, so this takes a change between send and run (or a damaged row): the seq
     the claim took for the opening event is spent on it, then the run fails with the reason."""
     request = executor.request({"agents": [agent("a", "Solo", "Hi")]})
-    async with transaction(executor.app.state.sessionmaker) as session:
-        await ExecutionRepository(session).insert(
-            run_id=request.run_id,
-            workflow_id=request.workflow_id,
-            user_id=request.user_id,
-            session_id=None,
-            request={**request.model_dump(mode="json"), **stored},
-        )
-    await executor.publish(queued(executor, request.run_id))
+    await executor.insert(request, stored=stored)
+    await executor.publish(executor.queued(request))
     events = await executor.tap.until_terminal(request.run_id)
     assert [(e.type, e.seq) for e in events] == [("run_started", 1), ("run_failed", 2)]
     run = await executor.finished(request.run_id)

@@ -90,10 +90,12 @@ async def test_finished_run_delivered_again_is_not_run(executor: Executor) -> No
     assert [e.type for e in executor.tap.events[request.run_id]].count("run_started") == 1
 
 
-async def test_request_without_row_is_dropped(executor: Executor) -> None:
-    """A send whose transaction rolled back after the publish leaves a request without a row: it never runs."""
+@pytest.mark.parametrize("kind", ["request", "queued"])
+async def test_request_without_row_is_dropped(executor: Executor, kind: str) -> None:
+    """A send whose transaction rolled back after the publish leaves a request without a row: it never runs.
+    (`chat/send` publishes a RunQueuedV1; a RunRequestV1 is what a decision publishes.)"""
     request = executor.request({"agents": [agent("a", "Ghost", "Boo")]})
-    await executor.publish(request)
+    await executor.publish(request if kind == "request" else executor.queued(request))
     await asyncio.sleep(1.0)
     async with executor.app.state.sessionmaker() as session:
         assert await session.get(Execution, request.run_id) is None

@@ -15,7 +15,7 @@ from services.gateway.app import create_app
 from shared.settings import get_settings
 from tests.support.apps import running_app
 from tests.support.auth import headers_for
-from tests.support.upstreams import BOOM, DroppingUpstream, flaky_process
+from tests.support.upstreams import BOOM, DroppingUpstream, flaky_process, gateway_before
 
 pytestmark = pytest.mark.integration
 
@@ -27,10 +27,8 @@ ROUNDS = 50
 @pytest.fixture
 async def dropping(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, DroppingUpstream]]:
     upstream = DroppingUpstream()
-    async with upstream.serving() as url:
-        settings = get_settings().model_copy(update={"workflow_url": url})
-        async with running_app(lambda: create_app(settings), wait_broker=False) as client:
-            yield client, upstream
+    async with gateway_before(upstream) as client:
+        yield client, upstream
 
 
 async def _b_request(client: httpx.AsyncClient, method: str) -> httpx.Response:

@@ -10,11 +10,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from services.gateway.app import create_app
-from shared.settings import get_settings
-from tests.support.apps import running_app
 from tests.support.auth import headers_for
-from tests.support.upstreams import RecordingUpstream
+from tests.support.upstreams import RecordingUpstream, gateway_before
 
 pytestmark = pytest.mark.integration
 
@@ -24,10 +21,8 @@ USER = headers_for(uuid.uuid4())
 @pytest.fixture
 async def recorded(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, RecordingUpstream]]:
     upstream = RecordingUpstream()
-    async with upstream.serving() as url:
-        settings = get_settings().model_copy(update={"workflow_url": url})
-        async with running_app(lambda: create_app(settings), wait_broker=False) as client:
-            yield client, upstream
+    async with gateway_before(upstream) as client:
+        yield client, upstream
 
 
 async def test_the_request_goes_on_as_sent_with_no_header_of_the_proxy_s_own(
@@ -70,3 +65,10 @@ async def test_answer_headers_stay_repeated_and_no_cookie_is_kept(
     await client.get("/workflows", headers=headers_for(uuid.uuid4()))
     _, headers, _ = upstream.requests[-1]
     assert "cookie" not in dict(headers)
+
+
+async def test_a_204_goes_back_without_a_length(recorded: tuple[httpx.AsyncClient, RecordingUpstream]) -> None:
+    client, _ = recorded
+    r = await client.delete(f"/workflows/{uuid.uuid4()}", headers=USER)
+    assert r.status_code == 204 and r.content == b""
+    assert "content-length" not in r.headers
