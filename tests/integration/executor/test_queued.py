@@ -1,6 +1,6 @@
 """`chat/send` publishes a `RunQueuedV1` before its row exists (the publish overlaps reading the workflow): the
-executor waits for the send's lock, then runs the request stored in the row, or drops the message when the send
-left no row."""
+executor waits for the send's lock, then runs the request stored in the row. (Delivered twice, or with no row:
+`test_robustness.py`.)"""
 
 from __future__ import annotations
 
@@ -13,23 +13,6 @@ from services.executor.repository import ExecutionRepository, release_send_holds
 from tests.integration.executor.conftest import Executor, agent, insert_row
 
 pytestmark = pytest.mark.integration
-
-
-async def test_a_queued_run_runs_the_request_stored_in_its_row_once(executor: Executor) -> None:
-    request = executor.request(
-        {"agents": [agent("a", "One", "First {message}"), agent("b", "Two", "Second")]}, message="hi"
-    )
-    await executor.insert(request)
-    await executor.publish(executor.queued(request))
-    await executor.publish(executor.queued(request))  # a redelivery
-    events = await executor.tap.until_terminal(request.run_id)
-    await asyncio.sleep(0.5)  # let the second copy be consumed too
-    events = sorted(executor.tap.events[request.run_id], key=lambda e: e.seq)
-    assert [e.type for e in events].count("run_started") == 1
-    assert [e.step_id for e in events if e.type == "step_started"] == ["a", "b"]
-    assert [e.seq for e in events] == list(range(1, len(events) + 1))
-    run = await executor.finished(request.run_id)
-    assert run["status"] == "completed" and "hi" in (await executor.steps(request.run_id))[0]["output"]
 
 
 async def test_a_queued_run_waits_for_the_send_that_holds_its_lock(executor: Executor) -> None:

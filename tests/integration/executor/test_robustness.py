@@ -18,12 +18,16 @@ from tests.support.auth import headers_for
 pytestmark = pytest.mark.integration
 
 
-async def test_same_request_delivered_twice_runs_once(executor: Executor) -> None:
+@pytest.mark.parametrize("kind", ["request", "queued"])
+async def test_same_request_delivered_twice_runs_once(executor: Executor, kind: str) -> None:
+    """Either message: a RunRequestV1 carries the request, a RunQueuedV1 (what `chat/send` publishes) has the run
+    read it from its row."""
     definition = {"agents": [agent("a", "One", "First {message}", delay_ms=200), agent("b", "Two", "Second")]}
-    request = executor.request(definition, message="x")
+    request = executor.request(definition, message="xyzzy")
     await executor.insert(request)
-    await executor.publish(request)
-    await executor.publish(request)
+    message = request if kind == "request" else executor.queued(request)
+    await executor.publish(message)
+    await executor.publish(message)
     events = await executor.tap.until_terminal(request.run_id)
     await asyncio.sleep(0.5)  # let the second copy be consumed too
     events = sorted(executor.tap.events[request.run_id], key=lambda e: e.seq)
@@ -33,6 +37,7 @@ async def test_same_request_delivered_twice_runs_once(executor: Executor) -> Non
     async with executor.app.state.sessionmaker() as session:
         count = await session.scalar(select(func.count()).where(ExecutionStep.run_id == request.run_id))
     assert count == 2
+    assert "xyzzy" in (await executor.steps(request.run_id))[0]["output"]
 
 
 async def test_redelivered_run_skips_finished_steps_and_feeds_their_output_forward(executor: Executor) -> None:
