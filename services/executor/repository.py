@@ -493,9 +493,9 @@ _CLOSE_STEP = text(
 async def try_lock_run(conn: AsyncConnection, run_id: uuid.UUID) -> bool:
     """Session-level lock held while one executor runs the run; PostgreSQL drops it if that executor dies.
 
-    One statement on an autocommit connection: it first waits for the send (or decision) transaction that
-    published the request to end (that transaction's lock, taken and released within this statement, so the run
-    row is committed or rolled back by the time the runner reads it), then tries the run lock."""
+    One statement on an autocommit connection: it first waits for the send (or decision) that published the
+    request to end (its send lock, taken and released within this statement, so the run row is written, or will
+    never be, by the time the runner reads it), then tries the run lock."""
     keys = {"s": lock_key(run_id, "send"), "k": lock_key(run_id, "run")}
     result = await conn.execute(text("SELECT pg_advisory_xact_lock(:s), pg_try_advisory_lock(:k)"), keys)
     return bool(result.one()[1])

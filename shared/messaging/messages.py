@@ -52,8 +52,8 @@ class RunQueuedV1(_Message):
     """A run `chat/send` recorded: its request (what `RunRequestV1` would carry) is the execution row's `request`.
 
     Published while the send still reads the workflow, so the broker's confirm and that read overlap; the send's
-    lock keeps the consumer from reading the row before the send's transaction has ended. A consumer that then
-    finds no row drops the message: the send failed and answered so."""
+    lock keeps the consumer from reading the row before the send has ended. A consumer that then finds no row
+    drops the message: the send failed and answered so."""
 
     kind: Literal["run.queued"] = "run.queued"
     version: Literal[1] = 1

@@ -41,8 +41,10 @@ SendConnection = Annotated[AsyncConnection, Depends(_send_connection, scope="req
 
 
 async def _send_session(conn: SendConnection) -> AsyncIterator[AsyncSession]:
-    """`shared.db.DbSession`'s transaction (committed when the endpoint returns, before the answer), on the
-    send's connection."""
+    """On the send's connection, in autocommit: a send's only write is the row, one statement issued last, once
+    everything else succeeded (`RunService.send`), so it commits on its own and the send spends no BEGIN or
+    COMMIT round trip. `transaction` still runs the after-commit hooks before the answer."""
+    await conn.execution_options(isolation_level="AUTOCOMMIT")
     async with transaction(async_sessionmaker(bind=conn, expire_on_commit=False)) as session:
         yield session
 

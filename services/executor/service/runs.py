@@ -1,5 +1,6 @@
-"""`POST /workflows/chat/send`: resolve the workflow and session, record the run with its request, publish that
-it is queued, and undo what was done if any of it fails (so a failed send leaves nothing behind)."""
+"""`POST /workflows/chat/send`: resolve the workflow and session, publish that the run is queued, add the user
+message, and record the run with its request last; undo what was done if any of it fails (so a failed send
+leaves nothing behind)."""
 
 from __future__ import annotations
 
@@ -38,9 +39,9 @@ def broker_down() -> ServiceUnavailable:
 
 
 async def publish_run_request(broker: Broker, request: RunRequestV1 | RunQueuedV1) -> None:
-    """Persistent, confirmed and mandatory, inside the caller's transaction: if RabbitMQ does not take it, the
-    transaction rolls back and the caller answers 503. Holders of the run's send lock make the consumer wait for
-    their commit."""
+    """Persistent, confirmed and mandatory, before the caller's write is committed: if RabbitMQ does not take it,
+    the caller writes nothing (or rolls back) and answers 503. Holders of the run's send lock make the consumer
+    wait for their write."""
     if not broker.connected:
         raise broker_down()
     await broker.publish(
@@ -91,18 +92,18 @@ class RunService:
 
     async def send(self, body: SendIn) -> SendOut:
         """Two waits side by side: reading the workflow (and session), and taking the send lock then publishing a
-        `RunQueuedV1` (the broker's confirm is the longest round trip of a send). Then the row, which holds the
-        request the run will use, and the user message go in together, and the transaction commits. Each can
-        fail on its own; whatever did happen is undone: the row rolls back, the message is taken back, and a
-        `RunQueuedV1` that reached the broker finds no row and is dropped by the consumer, which reads the row
-        only once this send has ended (the send lock)."""
+        `RunQueuedV1` (the broker's confirm is the longest round trip of a send). Then the user message goes into
+        the session, and last, once everything else succeeded, the row that holds the request the run will use:
+        one statement that commits on its own (`api.deps.SendSession`), so a send writes nothing it would have to
+        roll back. A failure before it is undone: the message is taken back, and a `RunQueuedV1` that reached the
+        broker finds no row and is dropped by the consumer, which looks for the row only once this send has
+        ended (the send lock)."""
         if not self.broker.connected:
             raise broker_down()
         run_id = uuid.uuid4()
         # Started first, so the request to the workflow service is on its way while the lock's statement is built.
         resolving = asyncio.ensure_future(self._resolve(body, run_id))
-        locked = asyncio.ensure_future(self._lock(run_id))
-        queued = asyncio.ensure_future(self._queue(locked, run_id))
+        queued = asyncio.ensure_future(self._queue(run_id))
         try:
             workflow, request = await resolving
         except BaseException:
@@ -110,29 +111,24 @@ class RunService:
             # Neither a statement nor a publish is left in flight; the first failure is the answer.
             await _ended(queued)
             raise
-        try:
-            # The row's INSERT shares the database session with the lock: never both at once.
-            await locked
-        except BaseException:
-            await _ended(queued)  # it failed with the lock
-            raise
-        added, recorded, published = await asyncio.gather(
-            self._add_user_message(request),
-            self._record(request, workflow.name),
-            queued,
-            return_exceptions=True,
-        )
-        failure = next((r for r in (added, recorded, published) if isinstance(r, BaseException)), None)
+        added, published = await asyncio.gather(self._add_user_message(request), queued, return_exceptions=True)
+        failure = next((r for r in (added, published) if isinstance(r, BaseException)), None)
+        if failure is None:
+            try:
+                # After the lock (in `queued`): the row shares the database session with it.
+                await self._record(request, workflow.name)
+            except BaseException as exc:
+                failure = exc
         if failure is not None:
             await self._undo(request, added if isinstance(added, uuid.UUID) else None)
             raise failure
         self._note_run_on_session(request)
         return SendOut(run_id=request.run_id, workflow_id=request.workflow_id, session_id=request.session_id)
 
-    async def _queue(self, locked: asyncio.Future[None], run_id: uuid.UUID) -> None:
+    async def _queue(self, run_id: uuid.UUID) -> None:
         """Published only under the send lock: a consumer that took the message before the lock would find no row
         yet and drop the run."""
-        await locked
+        await self._lock(run_id)
         await publish_run_request(
             self.broker, RunQueuedV1(run_id=run_id, user_id=self.user.user_id, requested_at=utcnow())
         )
@@ -227,8 +223,8 @@ class RunService:
 
     async def _lock(self, run_id: uuid.UUID) -> None:
         # A database out of reach is the shared handler's 503 `database_unavailable` (`shared/errors.py`); any
-        # other database error is not an outage and is not answered as one. Held past the commit, until the
-        # answer is out (`api.deps.SendSession`).
+        # other database error is not an outage and is not answered as one. Held past the row's INSERT, until the
+        # answer is out (`api.deps.SendConnection`).
         await self.repo.hold_send(run_id)
 
     async def _record(self, request: RunRequestV1, workflow_name: str) -> None:
