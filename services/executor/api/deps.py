@@ -22,8 +22,9 @@ UserDep = Annotated[CurrentUser, Depends(get_current_user)]
 
 async def _send_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     """The send's connection, kept until its answer has gone out (scope="request"), so the send lock it holds
-    (`ExecutionRepository.hold_send`) lets the consumer start the run only then: a run starting at the commit
-    takes the CPU (its first step, its events, the gateway relaying them) from the answer still on its way."""
+    (`ExecutionRepository.hold_send`) lets the consumer start the run only then: a run starting as soon as its
+    row is written takes the CPU (its first step, its events, the gateway relaying them) from the answer still on
+    its way."""
     engine: AsyncEngine = request.app.state.engine
     async with engine.connect() as conn:
         try:
