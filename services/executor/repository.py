@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, case, func, select, text, update
+from sqlalchemy import Row, Table, bindparam, case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -42,21 +42,51 @@ def _state_of(row: Row[Any]) -> Execution:
     return Execution(**{c.name: row._mapping[c.name] for c in _STATE})
 
 
-def _claim(run_id: uuid.UUID, attempt: int, seqs: int, *also: Any) -> Any:
-    before = select(_RUNS.c.run_id, _RUNS.c.status).where(_RUNS.c.run_id == run_id).with_for_update()
+# The statements a run goes through on every delivery are built once, with bound parameters: building one
+# and computing its cache key (how SQLAlchemy finds the compiled SQL) cost more CPU than the round trip it
+# makes, on the send's and the run's critical paths. (SQLAlchemy reserves a column's own name for the
+# parameters of VALUES and SET, hence the `p_` names.)
+def _claim(*also: Any) -> Any:
+    """queued/running → running, returning the status before; see `ExecutionRepository.claim`."""
+    before = select(_RUNS.c.run_id, _RUNS.c.status).where(_RUNS.c.run_id == bindparam("p_run_id")).with_for_update()
     old = before.subquery("old")
     return (
         update(_RUNS)
         .where(_RUNS.c.run_id == old.c.run_id, old.c.status.in_(("queued", "running")))
         .values(
             status="running",
-            attempt=attempt,
+            attempt=bindparam("p_attempt"),
             started_at=func.coalesce(_RUNS.c.started_at, func.now()),
             updated_at=func.now(),
-            last_seq=_RUNS.c.last_seq + case((_RUNS.c.cancel_requested, 0), else_=seqs),
+            last_seq=_RUNS.c.last_seq + case((_RUNS.c.cancel_requested, 0), else_=bindparam("p_seqs")),
         )
         .returning(*_STATE, *also, old.c.status.label("before"))
     )
+
+
+_CLAIM = _claim()
+_CLAIM_WITH_REQUEST = _claim(_RUNS.c.request)
+_INSERT_RUN = insert(_RUNS)
+_FINISH = (
+    update(_RUNS)
+    .where(_RUNS.c.run_id == bindparam("p_run_id"), _RUNS.c.status.in_(bindparam("p_from", expanding=True)))
+    .values(
+        status=bindparam("p_status"),
+        output=bindparam("p_output"),
+        error=bindparam("p_error"),
+        completed_at=func.now(),
+        updated_at=func.now(),
+        last_seq=_RUNS.c.last_seq + bindparam("p_bump"),
+        # Without a session there is no RunFinished to send.
+        finish_published=_RUNS.c.session_id.is_(None),
+    )
+    .returning(*_STATE)
+)
+_HOLD_SEND = text("SELECT pg_advisory_lock(:k)")
+_LOCK_SEND = text("SELECT pg_advisory_xact_lock(:k)")
+_UNLOCK_ALL = text("SELECT pg_advisory_unlock_all()")
+_TRY_LOCK_RUN = text("SELECT pg_advisory_xact_lock(:s), pg_try_advisory_lock(:k)")
+_UNLOCK_RUN = text("SELECT pg_advisory_unlock(:k)")
 
 
 class ExecutionRepository:
@@ -66,13 +96,13 @@ class ExecutionRepository:
     # --- runs -------------------------------------------------------------------------------------------
     async def lock_send(self, run_id: uuid.UUID) -> None:
         """Held by the send transaction until it commits or rolls back; the consumer waits on it (see runner)."""
-        await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(run_id, "send")})
+        await self.session.execute(_LOCK_SEND, {"k": lock_key(run_id, "send")})
 
     async def hold_send(self, run_id: uuid.UUID) -> None:
         """The send lock as a session lock: it outlives the commit, until `release_send_holds` on the same
         connection. The consumer waits on it as on `lock_send`'s; the session must be bound to a connection
         that is released only through `release_send_holds` (or closed), never handed back to the pool holding it."""
-        await self.session.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key(run_id, "send")})
+        await self.session.execute(_HOLD_SEND, {"k": lock_key(run_id, "send")})
 
     async def insert(
         self,
@@ -86,20 +116,20 @@ class ExecutionRepository:
     ) -> None:
         # A Core INSERT rather than the unit of work: nothing reads the row back in this transaction, and the
         # flush's bookkeeping is CPU the send's event loop spends while its publish waits to be confirmed.
-        stmt = insert(_RUNS).values(
-            run_id=run_id,
-            workflow_id=workflow_id,
-            workflow_name=(workflow_name or None) and workflow_name[:300],
-            user_id=user_id,
-            session_id=session_id,
-            status="queued",
-            request=request,
-            attempt=0,
-            last_seq=0,
-            cancel_requested=False,
-            finish_published=False,
-        )
-        await self.session.execute(stmt)
+        row = {
+            "run_id": run_id,
+            "workflow_id": workflow_id,
+            "workflow_name": (workflow_name or None) and workflow_name[:300],
+            "user_id": user_id,
+            "session_id": session_id,
+            "status": "queued",
+            "request": request,
+            "attempt": 0,
+            "last_seq": 0,
+            "cancel_requested": False,
+            "finish_published": False,
+        }
+        await self.session.execute(_INSERT_RUN, row)
 
     async def get(self, run_id: uuid.UUID, user_id: uuid.UUID | None = None) -> Execution | None:
         stmt = select(Execution).where(Execution.run_id == run_id)
@@ -138,14 +168,16 @@ class ExecutionRepository:
         """queued/running → running for this delivery, with the status it had before; None when the run is
         finished, paused or gone. Takes `seqs` seqs (the opening event's) unless a cancel was asked for: the run
         then ends at once and announces nothing else."""
-        row = (await self.session.execute(_claim(run_id, attempt, seqs))).one_or_none()
+        params = {"p_run_id": run_id, "p_attempt": attempt, "p_seqs": seqs}
+        row = (await self.session.execute(_CLAIM, params)).one_or_none()
         return None if row is None else (_state_of(row), row.before)
 
     async def claim_with_request(
         self, run_id: uuid.UUID, attempt: int, *, seqs: int = 0
     ) -> tuple[Execution, str, dict[str, Any]] | None:
         """`claim`, also returning the request `chat/send` stored with the run (for a `RunQueuedV1`)."""
-        row = (await self.session.execute(_claim(run_id, attempt, seqs, _RUNS.c.request))).one_or_none()
+        params = {"p_run_id": run_id, "p_attempt": attempt, "p_seqs": seqs}
+        row = (await self.session.execute(_CLAIM_WITH_REQUEST, params)).one_or_none()
         return None if row is None else (_state_of(row), row.before, row.request)
 
     async def next_seq(self, run_id: uuid.UUID, count: int = 1) -> int | None:
@@ -169,23 +201,15 @@ class ExecutionRepository:
         bump_seq: bool = True,
     ) -> Execution | None:
         """Move to a terminal status (and take the seq of the terminal event in the same statement)."""
-        output, error = storable(output), storable(error)
-        stmt = (
-            update(_RUNS)
-            .where(_RUNS.c.run_id == run_id, _RUNS.c.status.in_(tuple(from_statuses)))
-            .values(
-                status=status,
-                output=output,
-                error=error,
-                completed_at=func.now(),
-                updated_at=func.now(),
-                last_seq=_RUNS.c.last_seq + (1 if bump_seq else 0),
-                # Without a session there is no RunFinished to send.
-                finish_published=_RUNS.c.session_id.is_(None),
-            )
-            .returning(*_STATE)
-        )
-        row = (await self.session.execute(stmt)).one_or_none()
+        params = {
+            "p_run_id": run_id,
+            "p_from": list(from_statuses),
+            "p_status": status,
+            "p_output": storable(output),
+            "p_error": storable(error),
+            "p_bump": 1 if bump_seq else 0,
+        }
+        row = (await self.session.execute(_FINISH, params)).one_or_none()
         return None if row is None else _state_of(row)
 
     async def request_cancel(self, run_id: uuid.UUID, user_id: uuid.UUID, *, bump_seq: bool) -> Execution | None:
@@ -440,7 +464,7 @@ async def release_send_holds(conn: AsyncConnection) -> None:
     """Every session-level advisory lock the connection holds (only `hold_send` takes them on a request's
     connection), in one round trip outside any transaction."""
     await conn.execution_options(isolation_level="AUTOCOMMIT")
-    await conn.execute(text("SELECT pg_advisory_unlock_all()"))
+    await conn.execute(_UNLOCK_ALL)
 
 
 _EXECUTIONS = _RUNS.fullname
@@ -497,9 +521,9 @@ async def try_lock_run(conn: AsyncConnection, run_id: uuid.UUID) -> bool:
     request to end (its send lock, taken and released within this statement, so the run row is written, or will
     never be, by the time the runner reads it), then tries the run lock."""
     keys = {"s": lock_key(run_id, "send"), "k": lock_key(run_id, "run")}
-    result = await conn.execute(text("SELECT pg_advisory_xact_lock(:s), pg_try_advisory_lock(:k)"), keys)
+    result = await conn.execute(_TRY_LOCK_RUN, keys)
     return bool(result.one()[1])
 
 
 async def unlock_run(conn: AsyncConnection, run_id: uuid.UUID) -> None:
-    await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(run_id, "run")})
+    await conn.execute(_UNLOCK_RUN, {"k": lock_key(run_id, "run")})

@@ -7,13 +7,21 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.workflow.domain.records import AgentRow, ToolRow
 from services.workflow.models import Agent, Tool, Workflow, WorkflowVersion
 from shared.pagination import Keyset, older_than
+
+# Read by every `chat/send`: built once, since building a statement and its cache key costs more CPU than the
+# query's round trip.
+_GET = select(Workflow).where(
+    Workflow.workflow_id == bindparam("workflow_id"),
+    Workflow.user_id == bindparam("user_id"),
+    Workflow.deleted_at.is_(None),
+)
 
 
 class WorkflowRepository:
@@ -27,10 +35,8 @@ class WorkflowRepository:
         ).scalar_one_or_none()
 
     async def get(self, user_id: uuid.UUID, workflow_id: uuid.UUID) -> Workflow | None:
-        stmt = select(Workflow).where(
-            Workflow.workflow_id == workflow_id, Workflow.user_id == user_id, Workflow.deleted_at.is_(None)
-        )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        params = {"workflow_id": workflow_id, "user_id": user_id}
+        return (await self.session.execute(_GET, params)).scalar_one_or_none()
 
     async def save(
         self, workflow_id: uuid.UUID, user_id: uuid.UUID, name: str, status: str, definition: dict[str, Any]
