@@ -7,6 +7,10 @@ services logging at WARNING). The workflow is 2 agents, sequential, on the built
 - latency: `--probes` runs one after the other on an idle platform; for each, the time from POST
   /workflows/chat/send (through the gateway) to the `run_started` frame on a WebSocket opened right after the 202
   (`after_seq=0`, so an event that came first is replayed), and to the executor's stamp on that event.
+- floor: as many GETs of a run that does not exist, through the gateway, from the same client with the same
+  pauses: client → gateway → executor → one query → 404. Every request that reaches a service's database pays this
+  on this machine; a send pays it and then reads the workflow from the workflow service and writes its row. Printed
+  beside send → 202, so a reader can tell the machine's floor from the send's own cost.
 - throughput: `--runs` runs sent by `--senders` concurrent clients; runs/s from the first send to the last
   `run_completed` (read from the events exchange). Measured twice: with the executor's default width (4 runs at
   once), and again after restarting it to take one run at a time. Each is set beside the bare kickoff of the same
@@ -115,6 +119,21 @@ async def login(http: httpx.AsyncClient) -> dict[str, str]:
     r = await http.post("/auth/login", json={"email": email, "password": password})
     r.raise_for_status()
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def floor_probes(http: httpx.AsyncClient, headers: dict[str, str], n: int) -> list[float]:
+    """What any request that reaches a service's database costs on this machine, from the same client and as idle
+    as a send: a GET of a run that does not exist goes client → gateway → executor → one query and back (404).
+    A send takes that path too, then reads the workflow (a second service, a second query) and writes its row."""
+    out: list[float] = []
+    for _ in range(n):
+        await asyncio.sleep(PAUSE)
+        started = time.perf_counter()
+        r = await http.get(f"/executions/{uuid.uuid4()}", headers=headers)
+        out.append((time.perf_counter() - started) * 1000)
+        if r.status_code != 404:
+            raise RuntimeError(f"the floor probe expected 404, got {r.status_code}: {r.text[:200]}")
+    return out
 
 
 async def latency_probes(
@@ -377,6 +396,8 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
         print(line("send → run_started stamped by the executor", probes["stamp"]))
         print(line("send → run_completed on the WebSocket", probes["run"]))
         print(line("bare Crew.kickoff(), taking turns with the runs", probes["bare"]))
+        floor = await floor_probes(http, headers, args.probes)
+        print(line("floor: a GET through the gateway, one query", floor))
 
         width = int(os.environ.get("ECHO_EXECUTOR_CONCURRENCY", "4"))
         print(f"\n== throughput: {args.runs} runs, one executor taking {width} runs at once (its default)")
@@ -411,6 +432,9 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
     )
     print(
         f"  decision→run_resumed p99 / bare publish→consume p99: x{pct(decisions['resumed'], 99) / pct(amqp, 99):.1f}"
+    )
+    print(
+        f"  send→202 p50 / floor (one query through the gateway) p50: x{pct(probes['send'], 50) / pct(floor, 50):.2f}"
     )
     in_turns = pct(probes["run"], 50) / pct(probes["bare"], 50)
     print(f"  send→run_completed p50 / bare kickoff p50 (turns):     x{in_turns:.2f}")
@@ -479,6 +503,10 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
     print(f"  {'figure':<46} {'EchoAI':>10}  {'baseline':<32} {'ratio':>8}  target")
     for figure, value, baseline, shown, target in rows:
         print(f"  {figure:<46} {value:>10}  {baseline:<32} {shown:>8}  {target}")
+    print(
+        f"  (send → 202 beside the floor of this machine, a GET through the gateway that makes one query: "
+        f"{pct(probes['send'], 50):.1f} vs {pct(floor, 50):.1f} ms, x{pct(probes['send'], 50) / pct(floor, 50):.2f})"
+    )
     load_1, load_5, _ = os.getloadavg()
     print(f"  (load average at the end: {load_1:.2f} / {load_5:.2f}; {os.cpu_count()} CPUs)")
 
