@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.executor.api.deps import CheckpointServiceDep
+from services.executor.api.deps import CheckpointReadsDep
 from services.executor.schemas import CheckpointOut
 from shared.pagination import CursorParam, LimitParam, Page
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/checkpoints", tags=["runs"])
 
 @router.get("", response_model=Page[CheckpointOut])
 async def inbox(
-    checkpoints: CheckpointServiceDep,
+    checkpoints: CheckpointReadsDep,
     status: Annotated[
         str | None, Query(description="pending, approved, edited, rejected or cancelled; all when absent")
     ] = None,

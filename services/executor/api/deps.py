@@ -13,7 +13,7 @@ from services.executor.clients import Upstream
 from services.executor.repository import release_send_holds
 from services.executor.service import CheckpointService, ExecutionService, RunService
 from shared.auth import CurrentUser, get_current_user
-from shared.db import DbSession, transaction
+from shared.db import DbReadSession, DbSession, transaction
 
 log = logging.getLogger("echoai.executor.deps")
 
@@ -67,6 +67,19 @@ async def get_checkpoint_service(request: Request, db: DbSession, user: UserDep)
     return CheckpointService(db, request.app.state.broker, request.app.state.events, user)
 
 
+# For the routes that only read (a run, its steps, its checkpoints, lists of them): no BEGIN and COMMIT around
+# their statements (`shared.db.read_session`). A transaction would buy them nothing at READ COMMITTED, where
+# each statement reads its own snapshot anyway, and costs two round trips of every poll of a run's status.
+async def get_execution_reads(request: Request, db: DbReadSession, user: UserDep) -> ExecutionService:
+    return ExecutionService(db, request.app.state.broker, request.app.state.events, user)
+
+
+async def get_checkpoint_reads(request: Request, db: DbReadSession, user: UserDep) -> CheckpointService:
+    return CheckpointService(db, request.app.state.broker, request.app.state.events, user)
+
+
 RunServiceDep = Annotated[RunService, Depends(get_run_service)]
 ExecutionServiceDep = Annotated[ExecutionService, Depends(get_execution_service)]
 CheckpointServiceDep = Annotated[CheckpointService, Depends(get_checkpoint_service)]
+ExecutionReadsDep = Annotated[ExecutionService, Depends(get_execution_reads)]
+CheckpointReadsDep = Annotated[CheckpointService, Depends(get_checkpoint_reads)]

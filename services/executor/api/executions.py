@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from services.executor.api.deps import CheckpointServiceDep, ExecutionServiceDep
+from services.executor.api.deps import CheckpointReadsDep, CheckpointServiceDep, ExecutionReadsDep, ExecutionServiceDep
 from services.executor.schemas import (
     CheckpointOut,
     CheckpointsOut,
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/executions", tags=["runs"])
 
 @router.get("", response_model=Page[ExecutionOut])
 async def list_executions(
-    executions: ExecutionServiceDep,
+    executions: ExecutionReadsDep,
     workflow_id: Annotated[uuid.UUID | None, Query()] = None,
     status: Annotated[str | None, Query(description="queued, running, paused, completed, failed or cancelled")] = None,
     limit: LimitParam = 50,
@@ -32,7 +32,7 @@ async def list_executions(
 
 
 @router.get("/{run_id}", response_model=ExecutionOut)
-async def get_execution(run_id: uuid.UUID, executions: ExecutionServiceDep) -> ExecutionOut:
+async def get_execution(run_id: uuid.UUID, executions: ExecutionReadsDep) -> ExecutionOut:
     return ExecutionOut.model_validate(await executions.get(run_id))
 
 
@@ -44,7 +44,7 @@ async def cancel_execution(run_id: uuid.UUID, executions: ExecutionServiceDep) -
 
 
 @router.get("/{run_id}/steps", response_model=StepsOut)
-async def list_steps(run_id: uuid.UUID, executions: ExecutionServiceDep) -> StepsOut:
+async def list_steps(run_id: uuid.UUID, executions: ExecutionReadsDep) -> StepsOut:
     """The run's recorded steps, each a durable point (what a resumed run does not do again)."""
     run, steps = await executions.steps(run_id)
     return StepsOut(
@@ -56,7 +56,7 @@ async def list_steps(run_id: uuid.UUID, executions: ExecutionServiceDep) -> Step
 
 
 @router.get("/{run_id}/checkpoints", response_model=CheckpointsOut)
-async def list_checkpoints(run_id: uuid.UUID, checkpoints: CheckpointServiceDep) -> CheckpointsOut:
+async def list_checkpoints(run_id: uuid.UUID, checkpoints: CheckpointReadsDep) -> CheckpointsOut:
     return CheckpointsOut(items=[CheckpointOut.model_validate(c) for c in await checkpoints.of_run(run_id)])
 
 
