@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from services.session.schemas import Checked
 from services.session.service import SessionService
-from shared.db import DbSession
+from shared.db import DbReadSession, DbSession
 
 
 # `async` so FastAPI calls it on the event loop: a plain `def` dependency costs a worker-thread hop per request.
@@ -16,7 +16,15 @@ async def _service(request: Request, db: DbSession) -> SessionService:
     return SessionService(db, request.app.state.cache, inline_bytes=settings.session_cache_inline_bytes)
 
 
+async def _reads(request: Request, db: DbReadSession) -> SessionService:
+    """For the routes that only read: no BEGIN and COMMIT around their statements (`shared.db.read_session`); at
+    READ COMMITTED a transaction gives a read no other snapshot than its statements' own."""
+    settings = request.app.state.settings
+    return SessionService(db, request.app.state.cache, inline_bytes=settings.session_cache_inline_bytes)
+
+
 SessionServiceDep = Annotated[SessionService, Depends(_service)]
+SessionReadsDep = Annotated[SessionService, Depends(_reads)]
 ToolIdPath = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00]+$", description="The tool's id.")]
 
 

@@ -5,7 +5,7 @@ import uuid
 from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 
-from services.session.api.deps import SessionServiceDep, send
+from services.session.api.deps import SessionReadsDep, SessionServiceDep, send
 from services.session.schemas import MessageIn, MessageOut, MessagePage
 from shared.auth import User
 from shared.pagination import CursorParam, LimitParam
@@ -22,7 +22,7 @@ async def append_message(session_id: uuid.UUID, body: MessageIn, user: User, ses
 async def list_messages(
     session_id: uuid.UUID,
     user: User,
-    sessions: SessionServiceDep,
+    sessions: SessionReadsDep,
     after_seq: int = Query(0, ge=0, le=2_000_000_000, description="Only messages with a greater seq."),
     limit: LimitParam = 50,
     cursor: CursorParam = None,

@@ -5,7 +5,7 @@ import uuid
 from fastapi import APIRouter, Body, Query, status
 from fastapi.responses import Response
 
-from services.session.api.deps import SessionServiceDep, ToolIdPath, send
+from services.session.api.deps import SessionReadsDep, SessionServiceDep, ToolIdPath, send
 from services.session.schemas import (
     ContextIn,
     ContextType,
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/sessions", tags=["sessions"])
 @router.get("", summary="List your sessions, newest activity first, without messages")
 async def list_sessions(
     user: User,
-    sessions: SessionServiceDep,
+    sessions: SessionReadsDep,
     limit: LimitParam = 50,
     cursor: CursorParam = None,
     context_type: ContextType | None = None,
@@ -52,7 +52,7 @@ async def create_session(body: SessionCreate, user: User, sessions: SessionServi
 
 
 @router.get("/{session_id}", response_model=SessionOut, summary="A session with all its messages")
-async def get_session(session_id: uuid.UUID, user: User, sessions: SessionServiceDep) -> Response:
+async def get_session(session_id: uuid.UUID, user: User, sessions: SessionReadsDep) -> Response:
     return send(await sessions.get(user.user_id, session_id))
 
 
@@ -90,7 +90,7 @@ async def set_tools(session_id: uuid.UUID, body: ToolsIn, user: User, sessions: 
 
 @router.get("/{session_id}/tools/configs")
 async def list_tool_configs(
-    session_id: uuid.UUID, user: User, sessions: SessionServiceDep, limit: LimitParam = 50, cursor: CursorParam = None
+    session_id: uuid.UUID, user: User, sessions: SessionReadsDep, limit: LimitParam = 50, cursor: CursorParam = None
 ) -> ToolConfigPage:
     return await sessions.list_tool_configs(user.user_id, session_id, limit=limit, cursor=cursor)
 
