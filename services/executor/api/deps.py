@@ -71,11 +71,11 @@ async def get_checkpoint_service(request: Request, db: DbSession, user: UserDep)
 # their statements (`shared.db.read_session`). A transaction would buy them nothing at READ COMMITTED, where
 # each statement reads its own snapshot anyway, and costs two round trips of every poll of a run's status.
 async def get_execution_reads(request: Request, db: DbReadSession, user: UserDep) -> ExecutionService:
-    return ExecutionService(db, request.app.state.broker, request.app.state.events, user)
+    return await get_execution_service(request, db, user)
 
 
 async def get_checkpoint_reads(request: Request, db: DbReadSession, user: UserDep) -> CheckpointService:
-    return CheckpointService(db, request.app.state.broker, request.app.state.events, user)
+    return await get_checkpoint_service(request, db, user)
 
 
 RunServiceDep = Annotated[RunService, Depends(get_run_service)]

@@ -19,8 +19,7 @@ async def _service(request: Request, db: DbSession) -> SessionService:
 async def _reads(request: Request, db: DbReadSession) -> SessionService:
     """For the routes that only read: no BEGIN and COMMIT around their statements (`shared.db.read_session`); at
     READ COMMITTED a transaction gives a read no other snapshot than its statements' own."""
-    settings = request.app.state.settings
-    return SessionService(db, request.app.state.cache, inline_bytes=settings.session_cache_inline_bytes)
+    return await _service(request, db)
 
 
 SessionServiceDep = Annotated[SessionService, Depends(_service)]
