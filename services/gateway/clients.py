@@ -47,6 +47,7 @@ class ReconnectingTransport(httpx.AsyncBaseTransport):
         try:
             return await self.pooled.handle_async_request(request)
         except _DEAD_CONNECTION as exc:
+            # A streamed body cannot be sent twice; the calls of this module send bytes only.
             if request.method not in IDEMPOTENT or not isinstance(request.stream, httpx.ByteStream):
                 raise
             log.info("retrying %s %s on a new connection: %s", request.method, request.url.path, type(exc).__name__)
