@@ -74,26 +74,47 @@ def flaky_process(timeout: float = 30) -> Iterator[str]:
         proc.wait(10)
 
 
-class DroppingUpstream:
+Head = list[tuple[str, str]]
+
+
+async def read_request(reader: asyncio.StreamReader) -> tuple[str, Head, bytes]:
+    """One HTTP/1.1 request off a kept-alive connection: its request line, its headers (names lowercased) and its
+    body (by Content-Length)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = [(n.strip().lower(), v.strip()) for n, _, v in (x.partition(":") for x in lines[1:] if x)]
+    length = int(dict(headers).get("content-length", "0"))
+    return lines[0], headers, await reader.readexactly(length) if length else b""
+
+
+class _LoopbackServer:
+    """A plain asyncio HTTP/1.1 server on a free loopback port; subclasses answer in `_handle`."""
+
+    url = ""
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[str]:
+        server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        async with server:
+            yield self.url
+            server.close()
+
+
+class DroppingUpstream(_LoopbackServer):
     def __init__(self) -> None:
         self.seen: Counter[tuple[str, str]] = Counter()
-        self.url = ""
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         poisoned = False
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, target, _ = lines[0].split(" ", 2)
+                request_line, _, _ = await read_request(reader)
+                method, target, _ = request_line.split(" ", 2)
                 path = target.split("?", 1)[0]
-                length = 0
-                for line in lines[1:]:
-                    name, _, value = line.partition(":")
-                    if name.strip().lower() == "content-length":
-                        length = int(value.strip())
-                if length:
-                    await reader.readexactly(length)
                 self.seen[(method, path)] += 1
                 if poisoned:
                     # SO_LINGER 0: close() sends RST, so the client's read fails with a reset.
@@ -109,15 +130,6 @@ class DroppingUpstream:
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
 
-    @contextlib.asynccontextmanager
-    async def serving(self) -> AsyncIterator[str]:
-        server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        async with server:
-            yield self.url
-            server.close()
-
 
 @contextlib.asynccontextmanager
 async def gateway_before(upstream: DroppingUpstream | RecordingUpstream) -> AsyncIterator[httpx.AsyncClient]:
@@ -132,23 +144,19 @@ async def gateway_before(upstream: DroppingUpstream | RecordingUpstream) -> Asyn
             yield client
 
 
-class RecordingUpstream:
+class RecordingUpstream(_LoopbackServer):
     """A plain HTTP/1.1 server that keeps every request's head and answers each with two `set-cookie` headers (a
     DELETE with a bare 204), so a test sees exactly what the proxy sent and what it hands back."""
 
     def __init__(self) -> None:
-        self.requests: list[tuple[str, list[tuple[str, str]], bytes]] = []
+        self.requests: list[tuple[str, Head, bytes]] = []
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                headers = [(n.strip().lower(), v.strip()) for n, _, v in (x.partition(":") for x in lines[1:] if x)]
-                length = int(dict(headers).get("content-length", "0"))
-                body = await reader.readexactly(length) if length else b""
-                self.requests.append((lines[0], headers, body))
-                if lines[0].startswith("DELETE "):
+                request_line, headers, body = await read_request(reader)
+                self.requests.append((request_line, headers, body))
+                if request_line.startswith("DELETE "):
                     writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
                     await writer.drain()
                     continue
@@ -160,10 +168,3 @@ class RecordingUpstream:
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
-
-    @contextlib.asynccontextmanager
-    async def serving(self) -> AsyncIterator[str]:
-        server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        async with server:
-            yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-            server.close()
