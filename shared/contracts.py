@@ -35,6 +35,12 @@ BuiltinToolName = Literal["calculator", "current_time"]
 BUILTIN_TOOL_NAMES: tuple[BuiltinToolName, ...] = ("calculator", "current_time")
 
 
+# The workflow service's migrations announce every committed change of a workflow row on this PostgreSQL channel
+# (payload: the workflow id, or `*` for all of them); the executor listens to keep its definitions fresh.
+WORKFLOW_CHANGED_CHANNEL = "echoai_workflow_changed"
+WORKFLOW_CHANGED_ALL = "*"
+
+
 class _Upstream(BaseModel):
     # A sibling may add fields without breaking its readers; what a reader relies on is declared and checked.
     model_config = ConfigDict(extra="ignore")

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     workflow_fs_root: str = "./var/workflows"
     default_llm: str = "echo/echo-1"
     executor_concurrency: int = 4
+    # The executor keeps the workflows its sends read, up to this many bytes of JSON, until the workflow service
+    # announces a change (`services/executor/definitions.py`); 0 reads every send's workflow over HTTP.
+    workflow_cache_bytes: int = 16 * 1024 * 1024
     # false: an executor that serves its API (and sweeps timeouts) but takes no run requests.
     executor_consume: bool = True
     # How often each executor looks for checkpoints past their `hitl.timeout_s` (and refreshes the pending gauge).

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from services.executor.api import chat, checkpoints, executions
 from services.executor.clients import make_session
+from services.executor.definitions import WorkflowCache
 from services.executor.events import RunEvents
 from services.executor.runtime.consumer import Consumers
 from services.executor.runtime.runner import Runner
@@ -28,6 +29,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # run loop responsive at a small cost in switching.
     sys.setswitchinterval(SWITCH_INTERVAL)
     app.state.http = make_session()
+    app.state.workflows = WorkflowCache(settings.database_url, max_bytes=settings.workflow_cache_bytes)
+    app.state.workflows.start()
     app.state.events = RunEvents(
         app.state.broker,
         app.state.sessionmaker,
@@ -58,6 +61,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.events.close()
         pool.shutdown(wait=False, cancel_futures=True)
         await app.state.http.close()
+        await app.state.workflows.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -23,6 +23,11 @@ STEP_DURATION = Histogram(
     "echoai_step_duration_seconds", "One step's model work, from start to its result.", buckets=_STEP_BUCKETS
 )
 RUNS_IN_FLIGHT = Gauge("echoai_runs_in_flight", "Runs this executor is working on now (a paused run is not one).")
+WORKFLOW_READS = Counter(
+    "echoai_executor_workflow_reads",
+    "Workflows a send needed, by where they came from: memory (unchanged since read) or http.",
+    ["source"],
+)
 CHECKPOINTS_PENDING = Gauge(
     "echoai_checkpoints_pending", "Checkpoints waiting for a decision, all runs (refreshed from the database)."
 )

@@ -235,3 +235,37 @@ async def test_a_socket_opened_right_after_send_is_not_checked_with_the_executor
         with pytest.raises(ConnectionClosed) as closed:
             await ws.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+def _workflow_reads(platform: Platform) -> dict[str, float]:
+    """How the executor came by the workflows its sends needed: from memory, or over HTTP."""
+    text = httpx.get(f"{platform.service_url('executor')}/metrics", timeout=5).text
+    reads = {"memory": 0.0, "http": 0.0}
+    for row in text.splitlines():
+        if row.startswith("echoai_executor_workflow_reads_total{"):
+            reads[row.split('source="', 1)[1].split('"', 1)[0]] = float(row.rsplit(" ", 1)[1])
+    return reads
+
+
+def test_a_send_right_after_a_save_runs_what_was_saved(platform: Platform, gateway: httpx.Client) -> None:
+    """The executor answers an unchanged workflow from memory, and the send that follows a save runs the save."""
+    headers = register_and_login(gateway, f"runs-fresh-{uuid.uuid4().hex[:6]}@example.com")
+    workflow_id = _workflow(gateway, headers, {"agents": [_agent("a", "Role 0", "Say {message}")]})["workflow_id"]
+
+    def send() -> str:
+        r = gateway.post("/workflows/chat/send", json={"workflow_id": workflow_id, "message": "hi"}, headers=headers)
+        assert r.status_code == 202, r.text
+        return str(r.json()["run_id"])
+
+    for i in range(1, 6):
+        before = _workflow_reads(platform)
+        send()
+        send()
+        assert _workflow_reads(platform)["memory"] > before["memory"], "an unchanged workflow comes from memory"
+        body = {"definition": {"name": "run test", "agents": [_agent("a", f"Role {i}", "Say {message}")]}}
+        r = gateway.put(f"/workflows/{workflow_id}", json={**body, "save_as": "draft"}, headers=headers)
+        assert r.status_code == 200, r.text
+        run_id = send()  # at once: no time for the change's notice to travel
+        assert _finished(gateway, run_id, headers)["status"] == "completed"
+        steps = gateway.get(f"/workflows/execution/{run_id}/steps", headers=headers).json()["steps"]
+        assert [s["agent_name"] for s in steps] == [f"Role {i}"]

@@ -56,7 +56,8 @@ SendSession = Annotated[AsyncSession, Depends(_send_session, scope="function")]
 # `async` so FastAPI calls these on the event loop: a plain `def` dependency costs a worker-thread hop per request.
 async def get_run_service(request: Request, db: SendSession, user: UserDep) -> RunService:
     state = request.app.state
-    return RunService(db, Upstream(state.http, state.settings, user), state.broker, state.settings, user)
+    upstream = Upstream(state.http, state.settings, user)
+    return RunService(db, upstream, state.broker, state.settings, user, workflows=state.workflows)
 
 
 async def get_execution_service(request: Request, db: DbSession, user: UserDep) -> ExecutionService:

@@ -8,13 +8,14 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.executor.clients import Upstream
+from services.executor.definitions import WorkflowCache
 from services.executor.domain.plan import DefinitionError, Plan, build_plan
 from services.executor.repository import ExecutionRepository
 from services.executor.schemas import SendIn, SendOut
@@ -82,8 +83,18 @@ class SessionContext:
 
 
 class RunService:
-    def __init__(self, db: AsyncSession, upstream: Upstream, broker: Broker, settings: Settings, user: CurrentUser):
+    def __init__(
+        self,
+        db: AsyncSession,
+        upstream: Upstream,
+        broker: Broker,
+        settings: Settings,
+        user: CurrentUser,
+        *,
+        workflows: WorkflowCache | None = None,
+    ):
         self.db = db
+        self.workflows = workflows
         self.repo = ExecutionRepository(db)
         self.upstream = upstream
         self.broker = broker
@@ -137,7 +148,7 @@ class RunService:
     async def _resolve(self, body: SendIn, run_id: uuid.UUID) -> tuple[WorkflowOut, RunRequestV1]:
         """Everything the run will use, checked and snapshotted: 404/422 here, before anything is written."""
         workflow, session = await asyncio.gather(
-            self.upstream.workflow(body.workflow_id), self._session_context(body.session_id)
+            self._workflow(body.workflow_id), self._session_context(body.session_id)
         )
         inputs = {**session.variables, **body.inputs}  # the request's inputs win over the session's variables
         plan = self._plan(workflow.definition, body.message, inputs, session.selected)
@@ -156,6 +167,14 @@ class RunService:
             session_tool_ids=[t for t in session.selected if t in tools],
         )
         return workflow, request
+
+    async def _workflow(self, workflow_id: uuid.UUID) -> WorkflowOut:
+        def fetch() -> Awaitable[WorkflowOut]:
+            return self.upstream.workflow(workflow_id)
+
+        if self.workflows is None:
+            return await fetch()
+        return await self.workflows.get(self.user.user_id, workflow_id, fetch)
 
     async def _session_context(self, session_id: uuid.UUID | None) -> SessionContext:
         if session_id is None:
