@@ -40,12 +40,12 @@ log = logging.getLogger("echoai.executor.definitions")
 
 SYNC_TIMEOUT = 1.0
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0, 15.0)
-# The round trip of `get`: true while the workflow service's trigger announces changes of its table.
+# The round trip of `get`: the version of the workflow service's trigger while it announces changes, else NULL.
+# A trigger disabled and enabled again (or dropped and made again) has a new version: what changed in between was
+# not announced, so everything kept is forgotten.
 ANNOUNCING = """
-SELECT EXISTS (
-    SELECT FROM pg_catalog.pg_trigger
-    WHERE tgrelid = to_regclass('workflow.workflows') AND tgname = 'announce_workflow_change' AND tgenabled = 'O'
-)
+SELECT xmin::text FROM pg_catalog.pg_trigger
+WHERE tgrelid = to_regclass('workflow.workflows') AND tgname = 'announce_workflow_change' AND tgenabled = 'O'
 """
 
 
@@ -60,6 +60,7 @@ class WorkflowCache:
         # Bumped by every notice and every change of connection: a read that saw it change is not kept.
         self._generation = 0
         self._conn: asyncpg.Connection | None = None
+        self._trigger: str | None = None  # the trigger's version when listening began, or at the last change
         self._lost: asyncio.Event | None = None
         self._next: asyncio.Future[bool] | None = None  # the round trip not sent yet, that new gets join
         self._syncing: asyncio.Task[None] | None = None
@@ -158,19 +159,28 @@ class WorkflowCache:
             conn, announcing = self._conn, False
             if conn is not None:
                 try:
-                    announcing = bool(await conn.fetchval(ANNOUNCING))
+                    trigger = await conn.fetchval(ANNOUNCING)
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("the listening connection failed (%s); reconnecting", exc)
                     self._hang_up()
                 else:
-                    if not announcing:
-                        log.warning(
-                            "workflow changes are not announced in this database (the workflow service's "
-                            "migrations not run here, or its trigger disabled); sends read workflows over HTTP"
-                        )
-                        self._hang_up()
+                    announcing = self._announcing(trigger)
             if not batch.done():
                 batch.set_result(announcing)
+
+    def _announcing(self, trigger: str | None) -> bool:
+        if trigger is None:
+            log.warning(
+                "workflow changes are not announced in this database (the workflow service's migrations not run "
+                "here, or its trigger disabled); sends read workflows over HTTP"
+            )
+            self._hang_up()
+            return False
+        if trigger != self._trigger:
+            log.warning("the workflow service's trigger changed; forgetting every workflow kept")
+            self._trigger = trigger
+            self._forget_all()
+        return True
 
     # --- the listening connection -----------------------------------------------------------------------------
     def _hang_up(self) -> None:
@@ -211,7 +221,8 @@ class WorkflowCache:
             return None
         try:
             await conn.add_listener(WORKFLOW_CHANGED_CHANNEL, self._on_notice)
-            if await conn.fetchval(ANNOUNCING):
+            self._trigger = await conn.fetchval(ANNOUNCING)
+            if self._trigger is not None:
                 return conn
             log.info("workflow changes are not announced in this database yet; sends read workflows over HTTP")
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

@@ -151,6 +151,16 @@ async def test_without_the_trigger_every_get_reads_over_http(cache: WorkflowCach
     await until_listening(cache)
 
 
+async def test_a_change_made_while_the_trigger_was_off_is_seen(cache: WorkflowCache, table: Table) -> None:
+    await get(cache, table)
+    async with table.conn.transaction():  # as an operator's load might: nothing announced in between
+        await table.conn.execute("ALTER TABLE workflow.workflows DISABLE TRIGGER announce_workflow_change")
+        await table.save("unannounced")
+        await table.conn.execute("ALTER TABLE workflow.workflows ENABLE TRIGGER announce_workflow_change")
+    assert (await get(cache, table)).name == "unannounced"
+    assert cache.listening
+
+
 async def test_a_lost_connection_reads_over_http_then_listens_again(cache: WorkflowCache, table: Table) -> None:
     await get(cache, table)
     conn = cache._conn
