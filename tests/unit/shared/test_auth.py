@@ -111,3 +111,25 @@ def test_rs256_needs_public_key() -> None:
 def test_production_needs_secret() -> None:
     with pytest.raises(ValueError, match="ECHO_JWT_SECRET"):
         Settings(env="production", jwt_secret=None)
+
+
+def test_a_verified_token_is_refused_once_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verified tokens are remembered (`shared.auth._verified`); the expiry is still checked at every use."""
+    s = hs_settings()
+    exp = int(time.time()) + 30
+    token = jwt.encode(claims(exp=exp), SECRET, algorithm="HS256")
+    decode_token(token, s)
+    monkeypatch.setattr("shared.auth.time.time", lambda: exp + 0.0)
+    with pytest.raises(Unauthorized) as exc:
+        decode_token(token, s)
+    assert exc.value.error == "token_expired"
+
+
+def test_a_token_verified_under_one_key_is_not_taken_under_another() -> None:
+    token, _ = issue_token(uuid.uuid4(), hs_settings())
+    decode_token(token, hs_settings())
+    other = Settings(jwt_secret="another-unit-test-secret-long-enough-for-hs256")  # type: ignore[arg-type]
+    with pytest.raises(Unauthorized):
+        decode_token(token, other)
+    with pytest.raises(Unauthorized):
+        decode_token(token, hs_settings(jwt_audience="someone-else"))
