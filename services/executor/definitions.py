@@ -156,17 +156,24 @@ class WorkflowCache:
         # One statement at a time on the connection; the gets that arrive meanwhile wait for the next one.
         while self._next is not None:
             batch, self._next = self._next, None
-            conn, announcing = self._conn, False
-            if conn is not None:
-                try:
-                    trigger = await conn.fetchval(ANNOUNCING)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    log.warning("the listening connection failed (%s); reconnecting", exc)
-                    self._hang_up()
-                else:
-                    announcing = self._announcing(trigger)
-            if not batch.done():
-                batch.set_result(announcing)
+            announcing = False
+            try:
+                announcing = await self._round_trip()
+            finally:  # cancelled at shutdown included: nobody waits out SYNC_TIMEOUT for nothing
+                if not batch.done():
+                    batch.set_result(announcing)
+
+    async def _round_trip(self) -> bool:
+        conn = self._conn
+        if conn is None:
+            return False
+        try:
+            trigger = await conn.fetchval(ANNOUNCING)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("the listening connection failed (%s); reconnecting", exc)
+            self._hang_up()
+            return False
+        return self._announcing(trigger)
 
     def _announcing(self, trigger: str | None) -> bool:
         if trigger is None:

@@ -102,13 +102,13 @@ class RunService:
         self.user = user
 
     async def send(self, body: SendIn) -> SendOut:
-        """Two waits side by side: reading the workflow (and session), and taking the send lock then publishing a
-        `RunQueuedV1` (the broker's confirm is the longest round trip of a send). Then the user message goes into
-        the session, and last, once everything else succeeded, the row that holds the request the run will use:
-        one statement that commits on its own (`api.deps.SendSession`), so a send writes nothing it would have to
-        roll back. A failure before it is undone: the message is taken back, and a `RunQueuedV1` that reached the
-        broker finds no row and is dropped by the consumer, which looks for the row only once this send has
-        ended (the send lock)."""
+        """Two waits side by side: reading the workflow (from memory when unchanged: `definitions.py`) and the
+        session, and taking the send lock then publishing a `RunQueuedV1` (the broker's confirm is the longest
+        round trip of a send). Then the user message goes into the session, and last, once everything else
+        succeeded, the row that holds the request the run will use: one statement that commits on its own
+        (`api.deps.SendSession`), so a send writes nothing it would have to roll back. A failure before it is
+        undone: the message is taken back, and a `RunQueuedV1` that reached the broker finds no row and is dropped
+        by the consumer, which looks for the row only once this send has ended (the send lock)."""
         if not self.broker.connected:
             raise broker_down()
         run_id = uuid.uuid4()
