@@ -236,7 +236,10 @@ def test_the_inbox_lists_only_the_callers_checkpoints_newest_first(platform: Pla
     bob_workflow = _workflow(gateway, bob, solo("bob's"))["workflow_id"]
     bob_runs = {send(gateway, bob, bob_workflow) for _ in range(2)}
     deadline = time.monotonic() + 180
-    while len(_inbox(gateway, alice, status="pending", limit=200).json()["items"]) < 60:
+    while (
+        len(_inbox(gateway, alice, status="pending", limit=200).json()["items"]) < 60
+        or len(_inbox(gateway, bob, status="pending").json()["items"]) < 2  # sent last, so they pause last
+    ):
         assert time.monotonic() < deadline, "not every run paused"
         time.sleep(0.5)
 
