@@ -78,7 +78,9 @@ class RequestIdMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            # A WebSocket's frames pass straight through: the wrapper only touches an HTTP answer's start, and the
+            # fan-out sends every step event through here.
+            await self.app(scope, receive, send_wrapper if scope["type"] == "http" else send)
         finally:
             if scope["type"] == "http" and not scope["path"].startswith("/health"):
                 _access.info(
