@@ -15,8 +15,8 @@ the notice's bytes arrive, ahead of the wake-up of the round trip that came afte
 checks that the trigger is in place and enabled, so a workflow service that announces nothing (another
 database, a migration not yet run, a disabled trigger) turns the cache off instead of leaving it stale.
 
-A read over HTTP is kept only if no notice at all (and no reconnect) came in while it was in flight, so an
-answer read before a change is never kept after that change. Without the listening connection (PostgreSQL
+A read over HTTP is kept only if no notice naming its workflow (and no reconnect) came in while it was in
+flight, so an answer read before a change is never kept after that change. Without the listening connection (PostgreSQL
 out of reach, a round trip slower than `SYNC_TIMEOUT`) every get reads over HTTP, as before.
 """
 
@@ -49,6 +49,15 @@ WHERE tgrelid = to_regclass('workflow.workflows') AND tgname = 'announce_workflo
 """
 
 
+class _Read:
+    """One read over HTTP in flight; spoiled when its workflow changes before it ends."""
+
+    __slots__ = ("spoiled",)
+
+    def __init__(self) -> None:
+        self.spoiled = False
+
+
 class WorkflowCache:
     """Workflows by id, each as its owner read it, within `max_bytes` of JSON (least recently used go first)."""
 
@@ -57,8 +66,8 @@ class WorkflowCache:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[uuid.UUID, tuple[uuid.UUID, bytes]] = OrderedDict()
         self._bytes = 0
-        # Bumped by every notice and every change of connection: a read that saw it change is not kept.
-        self._generation = 0
+        # The reads over HTTP in flight, by workflow: a notice naming one (or a reconnect) spoils it.
+        self._reads: dict[uuid.UUID, set[_Read]] = {}
         self._conn: asyncpg.Connection | None = None
         self._trigger: str | None = None  # the trigger's version when listening began, or at the last change
         self._lost: asyncio.Event | None = None
@@ -95,10 +104,17 @@ class WorkflowCache:
             READS.labels("memory").inc()
             # A fresh object per send: nothing a run does to its definition can reach the cached one.
             return WorkflowOut.model_validate_json(entry[1])
-        generation = self._generation
-        workflow = await fetch()
+        read = _Read()
+        self._reads.setdefault(workflow_id, set()).add(read)
+        try:
+            workflow = await fetch()
+        finally:
+            reads = self._reads[workflow_id]
+            reads.discard(read)
+            if not reads:
+                del self._reads[workflow_id]
         READS.labels("http").inc()
-        if self._conn is not None and generation == self._generation:
+        if self._conn is not None and not read.spoiled:
             self._keep(workflow_id, user_id, workflow.model_dump_json().encode())
         return workflow
 
@@ -106,25 +122,32 @@ class WorkflowCache:
     def _keep(self, workflow_id: uuid.UUID, user_id: uuid.UUID, raw: bytes) -> None:
         if len(raw) > self.max_bytes // 4:
             return  # a handful of huge definitions would push out everything else
-        self._drop(workflow_id)
+        self._evict(workflow_id)
         self._entries[workflow_id] = (user_id, raw)
         self._bytes += len(raw)
         while self._bytes > self.max_bytes:
             _, (_, oldest) = self._entries.popitem(last=False)
             self._bytes -= len(oldest)
 
-    def _drop(self, workflow_id: uuid.UUID) -> None:
+    def _evict(self, workflow_id: uuid.UUID) -> None:
         entry = self._entries.pop(workflow_id, None)
         if entry is not None:
             self._bytes -= len(entry[1])
 
+    def _drop(self, workflow_id: uuid.UUID) -> None:
+        """The workflow changed: neither what is kept nor what is being read may be used."""
+        self._evict(workflow_id)
+        for read in self._reads.get(workflow_id, ()):
+            read.spoiled = True
+
     def _forget_all(self) -> None:
-        self._generation += 1
         self._entries.clear()
         self._bytes = 0
+        for reads in self._reads.values():
+            for read in reads:
+                read.spoiled = True
 
     def _on_notice(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        self._generation += 1
         if payload == WORKFLOW_CHANGED_ALL:
             self._forget_all()
             return
@@ -169,8 +192,8 @@ class WorkflowCache:
             return False
         try:
             trigger = await conn.fetchval(ANNOUNCING)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("the listening connection failed (%s); reconnecting", exc)
+        except Exception as exc:  # whatever it is (a dying connection raises asyncpg's internal errors too)
+            log.warning("the listening connection failed (%r); reconnecting", exc)
             self._hang_up()
             return False
         return self._announcing(trigger)

@@ -100,10 +100,10 @@ async def test_a_get_after_a_commit_never_answers_the_old_workflow(cache: Workfl
 async def test_a_read_that_overlapped_a_change_is_not_kept(cache: WorkflowCache, table: Table) -> None:
     async def read_then_change() -> WorkflowOut:
         old = await table.fetch()
-        seen = cache._generation
+        (read,) = cache._reads[table.workflow_id]
         await table.save("newer")  # commits after the read: `old` is stale from here on
         async with asyncio.timeout(5):  # the notice arrives before the read ends: nothing later would drop `old`
-            while cache._generation == seen:
+            while not read.spoiled:
                 await asyncio.sleep(0.01)
         return old
 
@@ -169,10 +169,15 @@ async def test_a_lost_connection_reads_over_http_then_listens_again(cache: Workf
     await table.save("while deaf")
     assert (await get(cache, table)).name == "while deaf"
     await until_listening(cache)
-    await get(cache, table)
-    reads = table.reads
-    assert (await get(cache, table)).name == "while deaf"
-    assert table.reads == reads
+    # A new listener may be handed a few notices committed just before it listened ("we might get a few more",
+    # PostgreSQL's async.c): each costs one more read, never a stale answer.
+    for _ in range(20):
+        reads = table.reads
+        assert (await get(cache, table)).name == "while deaf"
+        if table.reads == reads:
+            break
+    else:
+        pytest.fail("never answered from memory again after reconnecting")
 
 
 async def test_off_when_the_database_is_out_of_reach() -> None:
