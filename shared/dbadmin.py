@@ -11,8 +11,12 @@ from sqlalchemy.engine import make_url
 from shared.settings import get_settings
 
 
-def _dsn(url: str, database: str) -> str:
-    u = make_url(url).set(drivername="postgresql", database=database)
+def asyncpg_dsn(url: str, database: str | None = None) -> str:
+    """The platform's SQLAlchemy URL (`postgresql+asyncpg://…`) as a DSN for a bare asyncpg connection; `database`
+    names another database on the same server."""
+    u = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        u = u.set(database=database)
     return u.render_as_string(hide_password=False)
 
 
@@ -20,7 +24,7 @@ async def ensure_database(url: str) -> bool:
     """Create the database named in `url` if missing; True when it was created."""
     name = make_url(url).database
     assert name, "the database URL names no database"
-    conn = await asyncpg.connect(_dsn(url, "postgres"), timeout=5)
+    conn = await asyncpg.connect(asyncpg_dsn(url, "postgres"), timeout=5)
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if exists:
@@ -33,7 +37,7 @@ async def ensure_database(url: str) -> bool:
 
 async def drop_database(url: str) -> None:
     name = make_url(url).database
-    conn = await asyncpg.connect(_dsn(url, "postgres"), timeout=5)
+    conn = await asyncpg.connect(asyncpg_dsn(url, "postgres"), timeout=5)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

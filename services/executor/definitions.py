@@ -31,10 +31,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from services.executor.metrics import WORKFLOW_READS as READS
 from shared.contracts import WORKFLOW_CHANGED_ALL, WORKFLOW_CHANGED_CHANNEL, WorkflowOut
+from shared.dbadmin import asyncpg_dsn
 
 log = logging.getLogger("echoai.executor.definitions")
 
@@ -62,7 +62,7 @@ class WorkflowCache:
     """Workflows by id, each as its owner read it, within `max_bytes` of JSON (least recently used go first)."""
 
     def __init__(self, database_url: str, *, max_bytes: int):
-        self._dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._dsn = asyncpg_dsn(database_url)
         self.max_bytes = max_bytes
         self._entries: OrderedDict[uuid.UUID, tuple[uuid.UUID, bytes]] = OrderedDict()
         self._bytes = 0

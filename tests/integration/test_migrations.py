@@ -6,7 +6,6 @@ import asyncio
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from shared import dbadmin, migrations
 from tests.support.servers import fresh_database_url
@@ -16,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 def _tables(url: str, schema: str) -> set[str]:
     async def run() -> set[str]:
-        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        dsn = dbadmin.asyncpg_dsn(url)
         conn = await asyncpg.connect(dsn)
         try:
             rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1", schema)
@@ -44,7 +43,7 @@ def test_upgrade_then_downgrade_to_empty(service: str, base_database_url: str) -
 
 def test_gateway_migration_seeds_admin(database_url: str) -> None:
     async def run() -> str | None:
-        dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        dsn = dbadmin.asyncpg_dsn(database_url)
         conn = await asyncpg.connect(dsn)
         try:
             return await conn.fetchval(

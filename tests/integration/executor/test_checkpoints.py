@@ -13,7 +13,6 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.executor.models import Base
@@ -112,17 +111,13 @@ async def test_a_person_racing_the_timeout_either_wins_or_gets_409(executor: Exe
             assert (checkpoint["status"], checkpoint["reason"], run["status"]) == ("rejected", "timeout", "failed")
 
 
-def _dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def test_migration_carries_checkpoints_over_and_back(base_database_url: str) -> None:
     url = fresh_database_url(base_database_url)
     asyncio.run(dbadmin.ensure_database(url))
     run_id, user_id, workflow_id, checkpoint_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
     async def sql(statement: str, *args: Any) -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(_dsn(url))
+        conn = await asyncpg.connect(dbadmin.asyncpg_dsn(url))
         try:
             return list(await conn.fetch(statement, *args))
         finally:

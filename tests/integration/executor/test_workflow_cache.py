@@ -15,16 +15,12 @@ from dataclasses import dataclass, field
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from services.executor.definitions import WorkflowCache
 from shared.contracts import WorkflowOut
+from shared.dbadmin import asyncpg_dsn
 
 pytestmark = pytest.mark.integration
-
-
-def dsn(database_url: str) -> str:
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @dataclass
@@ -75,7 +71,7 @@ async def cache(database_url: str) -> AsyncIterator[WorkflowCache]:
 
 @pytest.fixture
 async def table(database_url: str) -> AsyncIterator[Table]:
-    conn = await asyncpg.connect(dsn(database_url))
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
     table = Table(conn)
     await table.save("v0")
     yield table

@@ -24,13 +24,6 @@ from tools.migrate_json.report import Report
 SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "legacy-sample"
 
 
-def dsn(url: str, database: str | None = None) -> str:
-    u = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        u = u.set(database=database)
-    return u.render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="session")
 def template_url(base_database_url: str) -> Iterator[str]:
     url = fresh_database_url(base_database_url)
@@ -44,7 +37,7 @@ def template_url(base_database_url: str) -> Iterator[str]:
 @pytest.fixture
 async def db_url(template_url: str) -> AsyncIterator[str]:
     url = make_url(template_url).set(database=f"echoai_mig_{uuid.uuid4().hex[:10]}").render_as_string(False)
-    admin = await asyncpg.connect(dsn(template_url, "postgres"))
+    admin = await asyncpg.connect(dbadmin.asyncpg_dsn(template_url, "postgres"))
     try:
         await admin.execute(f'CREATE DATABASE "{make_url(url).database}" TEMPLATE "{make_url(template_url).database}"')
     finally:
@@ -55,7 +48,7 @@ async def db_url(template_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def pg(db_url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(dsn(db_url))
+    conn = await asyncpg.connect(dbadmin.asyncpg_dsn(db_url))
     try:
         yield conn
     finally:

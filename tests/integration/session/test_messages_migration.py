@@ -11,7 +11,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from services.session.repository import SessionRepository
@@ -29,10 +28,6 @@ OLD_READ = f"""SELECT json_build_object('session_id', session_id, 'title', title
     'messages', messages, 'message_count', message_count, 'created_at', {ISO.format("created_at")},
     'updated_at', {ISO.format("updated_at")})::text AS body, version, content_bytes, messages::text AS messages
 FROM session.chat_sessions WHERE session_id = $1"""
-
-
-def _dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -117,7 +112,7 @@ async def _new_reads(
 
 
 def test_messages_move_to_rows_and_back_unchanged(scratch_url: str) -> None:
-    dsn = _dsn(scratch_url)
+    dsn = dbadmin.asyncpg_dsn(scratch_url)
     sessions = _sessions()
     ids = [sid for sid, _, _ in sessions]
     migrations.upgrade("session", BEFORE, scratch_url)

@@ -10,9 +10,9 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from services.workflow.app import create_app
+from shared import dbadmin
 from tests.support.apps import running_app
 from tests.support.auth import headers_for
 
@@ -31,8 +31,7 @@ async def client(database_url: str, fs_root: Path) -> AsyncIterator[httpx.AsyncC
 @pytest.fixture(scope="module")
 async def pg(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A plain connection for checking rows behind the API's back."""
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(dbadmin.asyncpg_dsn(database_url))
     try:
         yield conn
     finally:
