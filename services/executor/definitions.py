@@ -244,10 +244,11 @@ class WorkflowCache:
             await asyncio.sleep(RETRY_SECONDS[0])
 
     async def _connect(self) -> asyncpg.Connection | None:
+        # Any failure here is retried: an exception let out would end `_listen`, and with it the cache, for good.
         try:
             conn = await asyncpg.connect(self._dsn, timeout=5)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.debug("cannot open the listening connection: %s", exc)
+        except Exception as exc:
+            log.debug("cannot open the listening connection: %r", exc)
             return None
         try:
             await conn.add_listener(WORKFLOW_CHANGED_CHANNEL, self._on_notice)
@@ -255,8 +256,8 @@ class WorkflowCache:
             if self._trigger is not None:
                 return conn
             log.info("workflow changes are not announced in this database yet; sends read workflows over HTTP")
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.debug("cannot listen for workflow changes: %s", exc)
+        except Exception as exc:
+            log.debug("cannot listen for workflow changes: %r", exc)
         conn.terminate()
         return None
 
