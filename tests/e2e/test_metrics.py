@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
 from tests.e2e.conftest import register_and_login
+from tests.support.metrics import Scrape, scrape
 from tests.support.platform import Platform
 from tests.support.runs import Followed, echo_agent, read_until_closed, save_workflow, send, token_of
 
@@ -25,26 +25,6 @@ pytestmark = pytest.mark.e2e
 SERVICES = ("gateway", "workflow", "session", "executor")
 STEPS = 2
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
-
-
-@dataclass
-class Scrape:
-    text: str
-    samples: list[tuple[str, dict[str, str], float]]
-
-    def value(self, name: str, **labels: str) -> float:
-        """The sum of the samples called `name` whose labels include `labels` (0 when there is none)."""
-        return sum(v for n, ls, v in self.samples if n == name and labels.items() <= ls.items())
-
-    def has(self, name: str) -> bool:
-        return f"# TYPE {name} " in self.text
-
-
-def scrape(platform: Platform, service: str) -> Scrape:
-    r = httpx.get(f"{platform.service_url(service)}/metrics", timeout=10)
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain"), r.text
-    samples = [(s.name, dict(s.labels), s.value) for f in text_string_to_metric_families(r.text) for s in f.samples]
-    return Scrape(r.text, samples)
 
 
 def scrape_all(platform: Platform) -> dict[str, Scrape]:

@@ -16,6 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.conftest import register_and_login
+from tests.support.metrics import scrape
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -204,9 +205,7 @@ def test_send_checks_ownership_and_definition(gateway: httpx.Client) -> None:
 
 def _ownership_checks(platform: Platform) -> float:
     """How often the executor was asked about one run (what the gateway does for a socket of a run it cannot place)."""
-    text = httpx.get(f"{platform.service_url('executor')}/metrics", timeout=5).text
-    prefix = 'http_requests_total{handler="/executions/{run_id}",method="GET"'
-    return sum(float(row.rsplit(" ", 1)[1]) for row in text.splitlines() if row.startswith(prefix))
+    return scrape(platform, "executor").value("http_requests_total", handler="/executions/{run_id}", method="GET")
 
 
 async def test_a_socket_opened_right_after_send_is_not_checked_with_the_executor(
@@ -237,14 +236,9 @@ async def test_a_socket_opened_right_after_send_is_not_checked_with_the_executor
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
 
 
-def _workflow_reads(platform: Platform) -> dict[str, float]:
-    """How the executor came by the workflows its sends needed: from memory, or over HTTP."""
-    text = httpx.get(f"{platform.service_url('executor')}/metrics", timeout=5).text
-    reads = {"memory": 0.0, "http": 0.0}
-    for row in text.splitlines():
-        if row.startswith("echoai_executor_workflow_reads_total{"):
-            reads[row.split('source="', 1)[1].split('"', 1)[0]] = float(row.rsplit(" ", 1)[1])
-    return reads
+def _memory_reads(platform: Platform) -> float:
+    """How many workflows the executor's sends took from memory rather than over HTTP."""
+    return scrape(platform, "executor").value("echoai_executor_workflow_reads_total", source="memory")
 
 
 def test_a_send_right_after_a_save_runs_what_was_saved(platform: Platform, gateway: httpx.Client) -> None:
@@ -258,10 +252,10 @@ def test_a_send_right_after_a_save_runs_what_was_saved(platform: Platform, gatew
         return str(r.json()["run_id"])
 
     for i in range(1, 6):
-        before = _workflow_reads(platform)
+        before = _memory_reads(platform)
         send()
         send()
-        assert _workflow_reads(platform)["memory"] > before["memory"], "an unchanged workflow comes from memory"
+        assert _memory_reads(platform) > before, "an unchanged workflow comes from memory"
         body = {"definition": {"name": "run test", "agents": [_agent("a", f"Role {i}", "Say {message}")]}}
         r = gateway.put(f"/workflows/{workflow_id}", json={**body, "save_as": "draft"}, headers=headers)
         assert r.status_code == 200, r.text
