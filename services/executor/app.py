@@ -14,6 +14,7 @@ from services.executor.events import RunEvents
 from services.executor.runtime.consumer import Consumers
 from services.executor.runtime.runner import Runner
 from services.executor.runtime.sweeper import Sweeper
+from services.executor.sends import SendsInFlight
 from shared.db import make_sessionmaker
 from shared.service import create_service_app
 from shared.settings import Settings
@@ -39,12 +40,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     # CrewAI is blocking: its steps run in threads, as many as runs this executor takes at once.
     pool = ThreadPoolExecutor(max_workers=settings.executor_concurrency, thread_name_prefix="echoai-step")
+    app.state.sends = SendsInFlight()
     app.state.runner = Runner(
         engine=app.state.engine,
         sessionmaker=app.state.sessionmaker,
         events=app.state.events,
         pool=pool,
         default_llm=settings.default_llm,
+        sends=app.state.sends,
     )
     app.state.consumers = Consumers(app.state.broker, app.state.runner, concurrency=settings.executor_concurrency)
     if settings.executor_consume:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, cast
 
+import asyncpg
 from sqlalchemy import Row, Table, bindparam, case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -66,7 +67,6 @@ def _claim(*also: Any) -> Any:
 
 _CLAIM = _claim()
 _CLAIM_WITH_REQUEST = _claim(_RUNS.c.request)
-_INSERT_RUN = insert(_RUNS)
 _FINISH = (
     update(_RUNS)
     .where(_RUNS.c.run_id == bindparam("p_run_id"), _RUNS.c.status.in_(bindparam("p_from", expanding=True)))
@@ -82,9 +82,7 @@ _FINISH = (
     )
     .returning(*_STATE)
 )
-_HOLD_SEND = text("SELECT pg_advisory_lock(:k)")
 _LOCK_SEND = text("SELECT pg_advisory_xact_lock(:k)")
-_UNLOCK_ALL = text("SELECT pg_advisory_unlock_all()")
 _TRY_LOCK_RUN = text("SELECT pg_advisory_xact_lock(:s), pg_try_advisory_lock(:k)")
 _UNLOCK_RUN = text("SELECT pg_advisory_unlock(:k)")
 
@@ -97,39 +95,6 @@ class ExecutionRepository:
     async def lock_send(self, run_id: uuid.UUID) -> None:
         """Held by the send transaction until it commits or rolls back; the consumer waits on it (see runner)."""
         await self.session.execute(_LOCK_SEND, {"k": lock_key(run_id, "send")})
-
-    async def hold_send(self, run_id: uuid.UUID) -> None:
-        """The send lock as a session lock: it outlives the commit, until `release_send_holds` on the same
-        connection. The consumer waits on it as on `lock_send`'s; the session must be bound to a connection
-        that is released only through `release_send_holds` (or closed), never handed back to the pool holding it."""
-        await self.session.execute(_HOLD_SEND, {"k": lock_key(run_id, "send")})
-
-    async def insert(
-        self,
-        *,
-        run_id: uuid.UUID,
-        workflow_id: uuid.UUID,
-        user_id: uuid.UUID,
-        session_id: uuid.UUID | None,
-        request: dict[str, Any],
-        workflow_name: str | None = None,
-    ) -> None:
-        # A Core INSERT rather than the unit of work: nothing reads the row back in this transaction, and the
-        # flush's bookkeeping is CPU the send's event loop spends while its publish waits to be confirmed.
-        row = {
-            "run_id": run_id,
-            "workflow_id": workflow_id,
-            "workflow_name": (workflow_name or None) and workflow_name[:300],
-            "user_id": user_id,
-            "session_id": session_id,
-            "status": "queued",
-            "request": request,
-            "attempt": 0,
-            "last_seq": 0,
-            "cancel_requested": False,
-            "finish_published": False,
-        }
-        await self.session.execute(_INSERT_RUN, row)
 
     async def get(self, run_id: uuid.UUID, user_id: uuid.UUID | None = None) -> Execution | None:
         stmt = select(Execution).where(Execution.run_id == run_id)
@@ -460,11 +425,54 @@ class ExecutionRepository:
         return int((await self.session.execute(stmt)).scalar_one())
 
 
-async def release_send_holds(conn: AsyncConnection) -> None:
-    """Every session-level advisory lock the connection holds (only `hold_send` takes them on a request's
-    connection), in one round trip outside any transaction."""
-    await conn.execution_options(isolation_level="AUTOCOMMIT")
-    await conn.execute(_UNLOCK_ALL)
+_SEND_HOLD = "SELECT pg_advisory_lock($1)"
+_SEND_RELEASE = "SELECT pg_advisory_unlock_all()"
+# The request goes in as the JSON text pydantic wrote (`$6::text`), so no dict is built and encoded again.
+_SEND_INSERT = f"""
+    INSERT INTO {_RUNS.fullname}
+        (run_id, workflow_id, workflow_name, user_id, session_id, status, request,
+         attempt, last_seq, cancel_requested, finish_published)
+    VALUES ($1, $2, $3, $4, $5, 'queued', $6::text::jsonb, 0, 0, false, false)
+"""
+
+
+class SendRepository:
+    """A send's three statements (`RunService.send`): take the send lock, write the queued row, and, once the
+    answer is out, let go of the lock. They run on the send's own pooled connection in autocommit, through
+    asyncpg itself: on the send's critical path, SQLAlchemy's session and statement handling cost more CPU than
+    the round trips (0.45 against 0.56 ms for the lock, 0.68 against 0.96 ms for the INSERT, measured in process
+    on a 2-core machine), and a send needs none of its unit of work: nothing is read back, nothing rolled back.
+
+    The connection must go back to the pool only through `release` (or be closed): a pooled connection still
+    holding a send lock would stall that run."""
+
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn = conn
+        self.held: list[uuid.UUID] = []
+
+    async def hold(self, run_id: uuid.UUID) -> None:
+        """The send lock as a session lock: it outlives the row's INSERT, until `release`. The consumer waits
+        for it (`try_lock_run`) before it reads the row."""
+        self.held.append(run_id)
+        await self.conn.execute(_SEND_HOLD, lock_key(run_id, "send"))
+
+    async def insert(
+        self,
+        *,
+        run_id: uuid.UUID,
+        workflow_id: uuid.UUID,
+        workflow_name: str | None,
+        user_id: uuid.UUID,
+        session_id: uuid.UUID | None,
+        request_json: str,
+    ) -> None:
+        name = (workflow_name or None) and workflow_name[:300]
+        await self.conn.execute(_SEND_INSERT, run_id, workflow_id, name, user_id, session_id, request_json)
+
+    async def release(self) -> None:
+        """Every session-level advisory lock the connection holds, in one round trip."""
+        if self.held:
+            await self.conn.execute(_SEND_RELEASE)
 
 
 _EXECUTIONS = _RUNS.fullname

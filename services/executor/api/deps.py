@@ -7,57 +7,51 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.executor.clients import Upstream
-from services.executor.repository import release_send_holds
+from services.executor.repository import SendRepository
 from services.executor.service import CheckpointService, ExecutionService, RunService
 from shared.auth import CurrentUser, get_current_user
-from shared.db import DbReadSession, DbSession, transaction
+from shared.db import DbReadSession, DbSession
 
 log = logging.getLogger("echoai.executor.deps")
 
 UserDep = Annotated[CurrentUser, Depends(get_current_user)]
 
 
-async def _send_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+async def _send_statements(request: Request) -> AsyncIterator[SendRepository]:
     """The send's connection, kept until its answer has gone out (scope="request"), so the send lock it holds
-    (`ExecutionRepository.hold_send`) lets the consumer start the run only then: a run starting as soon as its
-    row is written takes the CPU (its first step, its events, the gateway relaying them) from the answer still on
-    its way."""
-    engine: AsyncEngine = request.app.state.engine
+    (`SendRepository.hold`) lets the consumer start the run only then: a run starting as soon as its row is
+    written takes the CPU (its first step, its events, the gateway relaying them) from the answer still on its
+    way. Its statements run in autocommit on the driver's connection (`SendRepository`)."""
+    state = request.app.state
+    engine: AsyncEngine = state.engine
     async with engine.connect() as conn:
+        statements = SendRepository((await conn.get_raw_connection()).driver_connection)
         try:
-            yield conn
+            yield statements
         finally:
             try:
-                await release_send_holds(conn)
+                await statements.release()
             except BaseException:
                 # Closed rather than pooled: a connection still holding a send lock would stall that run.
                 await conn.invalidate()
                 log.warning("could not release a send lock; its connection was closed instead", exc_info=True)
+            finally:
+                state.sends.end(statements.held)
 
 
-SendConnection = Annotated[AsyncConnection, Depends(_send_connection, scope="request")]
-
-
-async def _send_session(conn: SendConnection) -> AsyncIterator[AsyncSession]:
-    """On the send's connection, in autocommit: a send's only write is the row, one statement issued last, once
-    everything else succeeded (`RunService.send`), so it commits on its own and the send spends no BEGIN or
-    COMMIT round trip. `transaction` still runs the after-commit hooks before the answer."""
-    await conn.execution_options(isolation_level="AUTOCOMMIT")
-    async with transaction(async_sessionmaker(bind=conn, expire_on_commit=False)) as session:
-        yield session
-
-
-SendSession = Annotated[AsyncSession, Depends(_send_session, scope="function")]
+SendStatements = Annotated[SendRepository, Depends(_send_statements, scope="request")]
 
 
 # `async` so FastAPI calls these on the event loop: a plain `def` dependency costs a worker-thread hop per request.
-async def get_run_service(request: Request, db: SendSession, user: UserDep) -> RunService:
+async def get_run_service(request: Request, statements: SendStatements, user: UserDep) -> RunService:
     state = request.app.state
     upstream = Upstream(state.http, state.settings, user)
-    return RunService(db, upstream, state.broker, state.settings, user, workflows=state.workflows)
+    return RunService(
+        statements, upstream, state.broker, state.settings, user, workflows=state.workflows, sends=state.sends
+    )
 
 
 async def get_execution_service(request: Request, db: DbSession, user: UserDep) -> ExecutionService:

@@ -12,16 +12,15 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.executor.clients import Upstream
 from services.executor.definitions import WorkflowCache
 from services.executor.domain.plan import DefinitionError, Plan, build_plan
-from services.executor.repository import ExecutionRepository
+from services.executor.repository import SendRepository
 from services.executor.schemas import SendIn, SendOut
+from services.executor.sends import SendsInFlight
 from shared.auth import CurrentUser
 from shared.contracts import BUILTIN_TOOL_NAMES, WorkflowOut
-from shared.db import after_commit, utcnow
+from shared.db import utcnow
 from shared.errors import ServiceUnavailable, Unprocessable
 from shared.messaging import Broker, RunQueuedV1, RunRequestV1
 from shared.messaging.topology import RUN_REQUESTS_KEY
@@ -85,17 +84,18 @@ class SessionContext:
 class RunService:
     def __init__(
         self,
-        db: AsyncSession,
+        statements: SendRepository,
         upstream: Upstream,
         broker: Broker,
         settings: Settings,
         user: CurrentUser,
         *,
         workflows: WorkflowCache | None = None,
+        sends: SendsInFlight | None = None,
     ):
-        self.db = db
+        self.repo = statements
         self.workflows = workflows
-        self.repo = ExecutionRepository(db)
+        self.sends = sends
         self.upstream = upstream
         self.broker = broker
         self.settings = settings
@@ -106,9 +106,10 @@ class RunService:
         session, and taking the send lock then publishing a `RunQueuedV1` (the broker's confirm is the longest
         round trip of a send). Then the user message goes into the session, and last, once everything else
         succeeded, the row that holds the request the run will use: one statement that commits on its own
-        (`api.deps.SendSession`), so a send writes nothing it would have to roll back. A failure before it is
+        (`SendRepository.insert`), so a send writes nothing it would have to roll back. A failure before it is
         undone: the message is taken back, and a `RunQueuedV1` that reached the broker finds no row and is dropped
-        by the consumer, which looks for the row only once this send has ended (the send lock)."""
+        by the consumer, which looks for the row only once this send has ended (the send lock, and `sends.py`
+        for a consumer in this process)."""
         if not self.broker.connected:
             raise broker_down()
         run_id = uuid.uuid4()
@@ -133,7 +134,7 @@ class RunService:
         if failure is not None:
             await self._undo(request, added if isinstance(added, uuid.UUID) else None)
             raise failure
-        self._note_run_on_session(request)
+        await self._note_run_on_session(request)
         return SendOut(run_id=request.run_id, workflow_id=request.workflow_id, session_id=request.session_id)
 
     async def _queue(self, run_id: uuid.UUID) -> None:
@@ -243,8 +244,10 @@ class RunService:
     async def _lock(self, run_id: uuid.UUID) -> None:
         # A database out of reach is the shared handler's 503 `database_unavailable` (`shared/errors.py`); any
         # other database error is not an outage and is not answered as one. Held past the row's INSERT, until the
-        # answer is out (`api.deps.SendConnection`).
-        await self.repo.hold_send(run_id)
+        # answer is out (`api.deps.SendStatements`, which also ends it in `sends`).
+        if self.sends is not None:
+            self.sends.begin(run_id)
+        await self.repo.hold(run_id)
 
     async def _record(self, request: RunRequestV1, workflow_name: str) -> None:
         await self.repo.insert(
@@ -253,23 +256,22 @@ class RunService:
             workflow_name=workflow_name,
             user_id=request.user_id,
             session_id=request.session_id,
-            request=request.model_dump(mode="json"),
+            request_json=request.model_dump_json(),
         )
 
-    # --- after the commit -------------------------------------------------------------------------------------
-    def _note_run_on_session(self, request: RunRequestV1) -> None:
+    # --- once the row is written --------------------------------------------------------------------------
+    async def _note_run_on_session(self, request: RunRequestV1) -> None:
+        """The session lists the run; a failure is logged and never undoes the send (the run is queued)."""
         if request.session_id is None:
             return
-        session_id, run_id = request.session_id, request.run_id
-
-        async def record() -> None:
-            await self.upstream.record_run(session_id, run_id)
-
-        after_commit(self.db, record)
+        try:
+            await self.upstream.record_run(request.session_id, request.run_id)
+        except Exception:
+            log.exception("could not note run %s on session %s", request.run_id, request.session_id)
 
     # --- undo on failure --------------------------------------------------------------------------------------
     async def _undo(self, request: RunRequestV1, message_id: uuid.UUID | None) -> None:
-        """Nothing half-made stays behind: the row rolls back with the transaction; the message is taken back."""
+        """Nothing half-made stays behind: the row is the last write, so none was made; the message is taken back."""
         if request.session_id is None or message_id is None:
             return
         with contextlib.suppress(Exception):

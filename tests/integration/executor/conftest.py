@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -17,11 +18,11 @@ import aio_pika
 import httpx
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.executor.app import create_app
-from services.executor.repository import ExecutionRepository
-from shared.db import transaction, utcnow
+from services.executor.repository import SendRepository
+from shared.db import utcnow
 from shared.messaging import RunQueuedV1, RunRequestV1, StepEventV1, decode_message
 from shared.messaging.messages import TERMINAL_EVENTS
 from shared.messaging.topology import RUN_REQUESTS_KEY, Topology
@@ -71,14 +72,17 @@ class EventTap:
         return next(e for e in self.events[run_id] if e.type == type_)
 
 
-async def insert_row(session: AsyncSession, request: RunRequestV1, stored: dict[str, Any] | None = None) -> None:
-    await ExecutionRepository(session).insert(
-        run_id=request.run_id,
-        workflow_id=request.workflow_id,
-        user_id=request.user_id,
-        session_id=request.session_id,
-        request={**request.model_dump(mode="json"), **(stored or {})},
-    )
+async def insert_row(engine: AsyncEngine, request: RunRequestV1, stored: dict[str, Any] | None = None) -> None:
+    """The row `chat/send` writes, with the statement it writes it with."""
+    async with engine.connect() as conn:
+        await SendRepository((await conn.get_raw_connection()).driver_connection).insert(
+            run_id=request.run_id,
+            workflow_id=request.workflow_id,
+            workflow_name=request.workflow_name,
+            user_id=request.user_id,
+            session_id=request.session_id,
+            request_json=json.dumps({**request.model_dump(mode="json"), **(stored or {})}),
+        )
 
 
 @dataclass
@@ -107,8 +111,7 @@ class Executor:
 
     async def insert(self, request: RunRequestV1, *, stored: dict[str, Any] | None = None) -> None:
         """The row `chat/send` records; `stored` replaces fields of the request kept in it."""
-        async with transaction(self.app.state.sessionmaker) as session:
-            await insert_row(session, request, stored)
+        await insert_row(self.app.state.engine, request, stored)
 
     def queued(self, request: RunRequestV1) -> RunQueuedV1:
         """What `chat/send` publishes for `request`."""

@@ -9,29 +9,55 @@ from typing import Any
 
 import pytest
 
-from services.executor.repository import ExecutionRepository, release_send_holds
-from tests.integration.executor.conftest import Executor, agent, insert_row
+from services.executor.repository import SendRepository
+from tests.integration.executor.conftest import Executor, agent
 
 pytestmark = pytest.mark.integration
 
 
 async def test_a_queued_run_waits_for_the_send_that_holds_its_lock(executor: Executor) -> None:
     """The message arrives while the send still holds its lock and has not written the row: nothing happens until
-    the send commits and lets go, then the run starts from the committed row."""
-    request = executor.request({"agents": [agent("a", "Solo", "Say {message}")]}, message="later")
-    engine = executor.app.state.engine
-    async with engine.connect() as conn:
-        session_maker = executor.app.state.sessionmaker
-        async with session_maker(bind=conn) as session:
-            await ExecutionRepository(session).hold_send(request.run_id)
-            await executor.publish(executor.queued(request))
-            await asyncio.sleep(1.0)
-            assert executor.tap.events[request.run_id] == []  # waiting on the lock, not dropped
-            await insert_row(session, request)
-            await session.commit()
-        await release_send_holds(conn)
+    the send writes it and lets go, then the run starts from the written row."""
+    request = executor.request(
+        {"agents": [agent("a", "Solo", "Say {message}")]}, message="later", workflow_name="Queued behind its send"
+    )
+    async with executor.app.state.engine.connect() as conn:
+        statements = SendRepository((await conn.get_raw_connection()).driver_connection)
+        await statements.hold(request.run_id)
+        await executor.publish(executor.queued(request))
+        await asyncio.sleep(1.0)
+        assert executor.tap.events[request.run_id] == []  # waiting on the lock, not dropped
+        await statements.insert(
+            run_id=request.run_id,
+            workflow_id=request.workflow_id,
+            workflow_name=request.workflow_name,
+            user_id=request.user_id,
+            session_id=request.session_id,
+            request_json=request.model_dump_json(),
+        )
+        await asyncio.sleep(0.5)
+        assert executor.tap.events[request.run_id] == []  # the row is there, the lock still held
+        await statements.release()
     events = await executor.tap.until_terminal(request.run_id)
     assert events[0].type == "run_started" and events[-1].type == "run_completed"
+    run = await executor.finished(request.run_id)
+    assert run["status"] == "completed" and run["workflow_name"] == request.workflow_name
+
+
+async def test_a_send_in_flight_in_this_process_is_waited_for_without_the_lock(executor: Executor) -> None:
+    """A run whose send is still going on in this executor (`SendsInFlight`) is not started, even once its row is
+    there and no lock is held, until that send ends."""
+    request = executor.request({"agents": [agent("a", "Solo", "Say {message}")]}, message="local")
+    sends = executor.app.state.sends
+    sends.begin(request.run_id)
+    await executor.publish(executor.queued(request))
+    await executor.insert(request)
+    await asyncio.sleep(1.0)
+    assert executor.tap.events[request.run_id] == []
+    sends.end([request.run_id])
+    events = await executor.tap.until_terminal(request.run_id)
+    assert events[0].type == "run_started" and events[-1].type == "run_completed"
+    assert len(sends) == 0
 
 
 @pytest.mark.parametrize(
