@@ -14,7 +14,7 @@ from services.executor.events import RunEvents
 from services.executor.runtime.consumer import Consumers
 from services.executor.runtime.runner import Runner
 from services.executor.runtime.sweeper import Sweeper
-from services.executor.sends import SendsInFlight
+from services.executor.sends import Sends
 from shared.db import make_sessionmaker
 from shared.service import create_service_app
 from shared.settings import Settings
@@ -40,7 +40,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     # CrewAI is blocking: its steps run in threads, as many as runs this executor takes at once.
     pool = ThreadPoolExecutor(max_workers=settings.executor_concurrency, thread_name_prefix="echoai-step")
-    app.state.sends = SendsInFlight()
+    app.state.sends = Sends(app.state.engine)
     app.state.runner = Runner(
         engine=app.state.engine,
         sessionmaker=app.state.sessionmaker,
@@ -65,6 +65,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool.shutdown(wait=False, cancel_futures=True)
         await app.state.http.close()
         await app.state.workflows.close()
+        await app.state.sends.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

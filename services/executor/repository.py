@@ -427,6 +427,11 @@ class ExecutionRepository:
 
 _SEND_HOLD = "SELECT pg_advisory_lock($1)"
 _SEND_RELEASE = "SELECT pg_advisory_unlock_all()"
+# Released first, then the next lock taken: a materialised CTE runs before the row it yields is read.
+_SEND_RELEASE_AND_HOLD = """
+    WITH released AS MATERIALIZED (SELECT pg_advisory_unlock_all())
+    SELECT pg_advisory_lock($1) FROM released
+"""
 # The request goes in as the JSON text pydantic wrote (`$6::text`), so no dict is built and encoded again.
 _SEND_INSERT = f"""
     INSERT INTO {_RUNS.fullname}
@@ -437,23 +442,22 @@ _SEND_INSERT = f"""
 
 
 class SendRepository:
-    """A send's three statements (`RunService.send`): take the send lock, write the queued row, and, once the
-    answer is out, let go of the lock. They run on the send's own pooled connection in autocommit, through
-    asyncpg itself: on the send's critical path, SQLAlchemy's session and statement handling cost more CPU than
-    the round trips (0.45 against 0.56 ms for the lock, 0.68 against 0.96 ms for the INSERT, measured in process
-    on a 2-core machine), and a send needs none of its unit of work: nothing is read back, nothing rolled back.
+    """The statements of a send (`RunService.send`, `sends.Sends`): hold the send lock of a run id, write the
+    queued row, and, once the answer is out, let go of the lock (taking the next run id's at once). They run in
+    autocommit on a pooled connection kept for sends, through asyncpg itself: on the send's critical path,
+    SQLAlchemy's session and statement handling cost more CPU than the round trips (0.45 against 0.56 ms for the
+    lock, 0.68 against 0.96 ms for the INSERT, measured in process on a 2-core machine), and a send needs none of
+    its unit of work: nothing is read back, nothing rolled back.
 
-    The connection must go back to the pool only through `release` (or be closed): a pooled connection still
+    Such a connection goes back to the pool only once `release` has run (or closed): a pooled connection still
     holding a send lock would stall that run."""
 
     def __init__(self, conn: asyncpg.Connection):
         self.conn = conn
-        self.held: list[uuid.UUID] = []
 
     async def hold(self, run_id: uuid.UUID) -> None:
         """The send lock as a session lock: it outlives the row's INSERT, until `release`. The consumer waits
         for it (`try_lock_run`) before it reads the row."""
-        self.held.append(run_id)
         await self.conn.execute(_SEND_HOLD, lock_key(run_id, "send"))
 
     async def insert(
@@ -469,10 +473,13 @@ class SendRepository:
         name = (workflow_name or None) and workflow_name[:300]
         await self.conn.execute(_SEND_INSERT, run_id, workflow_id, name, user_id, session_id, request_json)
 
-    async def release(self) -> None:
-        """Every session-level advisory lock the connection holds, in one round trip."""
-        if self.held:
+    async def release(self, then_hold: uuid.UUID | None = None) -> None:
+        """Every session-level advisory lock the connection holds, in one round trip; with `then_hold`, the
+        send lock of that run id is taken in the same round trip, after the others are released."""
+        if then_hold is None:
             await self.conn.execute(_SEND_RELEASE)
+        else:
+            await self.conn.execute(_SEND_RELEASE_AND_HOLD, lock_key(then_hold, "send"))
 
 
 _EXECUTIONS = _RUNS.fullname

@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.executor.clients import Upstream
-from services.executor.repository import SendRepository
+from services.executor.sends import Sends, SendSlot
 from services.executor.service import CheckpointService, ExecutionService, RunService
 from shared.auth import CurrentUser, get_current_user
 from shared.db import DbReadSession, DbSession
@@ -20,38 +19,27 @@ log = logging.getLogger("echoai.executor.deps")
 UserDep = Annotated[CurrentUser, Depends(get_current_user)]
 
 
-async def _send_statements(request: Request) -> AsyncIterator[SendRepository]:
-    """The send's connection, kept until its answer has gone out (scope="request"), so the send lock it holds
-    (`SendRepository.hold`) lets the consumer start the run only then: a run starting as soon as its row is
-    written takes the CPU (its first step, its events, the gateway relaying them) from the answer still on its
-    way. Its statements run in autocommit on the driver's connection (`SendRepository`)."""
-    state = request.app.state
-    engine: AsyncEngine = state.engine
-    async with engine.connect() as conn:
-        statements = SendRepository((await conn.get_raw_connection()).driver_connection)
-        try:
-            yield statements
-        finally:
-            try:
-                await statements.release()
-            except BaseException:
-                # Closed rather than pooled: a connection still holding a send lock would stall that run.
-                await conn.invalidate()
-                log.warning("could not release a send lock; its connection was closed instead", exc_info=True)
-            finally:
-                state.sends.end(statements.held)
+async def _send_slot(request: Request) -> AsyncIterator[SendSlot]:
+    """A connection that holds the send lock of the new run's id (`sends.Sends`), kept until the send's answer
+    has gone out (scope="request"): the lock lets the consumer start the run only then, since a run starting as
+    soon as its row is written takes the CPU (its first step, its events, the gateway relaying them) from the
+    answer still on its way."""
+    sends: Sends = request.app.state.sends
+    slot = await sends.take()
+    try:
+        yield slot
+    finally:
+        await sends.put_back(slot)
 
 
-SendStatements = Annotated[SendRepository, Depends(_send_statements, scope="request")]
+SendSlotDep = Annotated[SendSlot, Depends(_send_slot, scope="request")]
 
 
 # `async` so FastAPI calls these on the event loop: a plain `def` dependency costs a worker-thread hop per request.
-async def get_run_service(request: Request, statements: SendStatements, user: UserDep) -> RunService:
+async def get_run_service(request: Request, slot: SendSlotDep, user: UserDep) -> RunService:
     state = request.app.state
     upstream = Upstream(state.http, state.settings, user)
-    return RunService(
-        statements, upstream, state.broker, state.settings, user, workflows=state.workflows, sends=state.sends
-    )
+    return RunService(slot, upstream, state.broker, state.settings, user, workflows=state.workflows)
 
 
 async def get_execution_service(request: Request, db: DbSession, user: UserDep) -> ExecutionService:

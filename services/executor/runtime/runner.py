@@ -40,7 +40,7 @@ from services.executor.events import Pending, Reserved, RunEvents
 from services.executor.models import Checkpoint, Execution, ExecutionStep
 from services.executor.repository import ExecutionRepository, try_lock_run, unlock_run
 from services.executor.runtime import crewai_env  # noqa: F401  (CrewAI switches, before anything imports it)
-from services.executor.sends import SendsInFlight
+from services.executor.sends import Sends
 from shared.contracts import BUILTIN_TOOL_NAMES, TERMINAL_STATUSES
 from shared.db import transaction
 from shared.messaging import RunQueuedV1, RunRequestV1
@@ -112,7 +112,7 @@ class Runner:
         pool: Executor,
         default_llm: str,
         step_fn: StepFn | None = None,
-        sends: SendsInFlight | None = None,
+        sends: Sends | None = None,
     ):
         self.engine = engine
         self.sends = sends
@@ -141,7 +141,7 @@ class Runner:
     async def handle(self, request: RunRequestV1 | RunQueuedV1, attempt: int) -> Outcome:
         run_id = request.run_id
         if self.sends is not None:
-            await self.sends.wait(run_id)  # its send is still going on in this process: wait without a statement
+            await self.sends.ended(run_id)  # its send is still going on in this process: wait without a statement
         async with self.engine.connect() as conn:
             # Autocommit: the run lock is a session lock, and waiting for the send lock needs no transaction.
             lock_conn = await conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -15,9 +15,8 @@ from typing import Any
 from services.executor.clients import Upstream
 from services.executor.definitions import WorkflowCache
 from services.executor.domain.plan import DefinitionError, Plan, build_plan
-from services.executor.repository import SendRepository
 from services.executor.schemas import SendIn, SendOut
-from services.executor.sends import SendsInFlight
+from services.executor.sends import SendSlot
 from shared.auth import CurrentUser
 from shared.contracts import BUILTIN_TOOL_NAMES, WorkflowOut
 from shared.db import utcnow
@@ -84,38 +83,37 @@ class SessionContext:
 class RunService:
     def __init__(
         self,
-        statements: SendRepository,
+        slot: SendSlot,
         upstream: Upstream,
         broker: Broker,
         settings: Settings,
         user: CurrentUser,
         *,
         workflows: WorkflowCache | None = None,
-        sends: SendsInFlight | None = None,
     ):
-        self.repo = statements
+        self.slot = slot
+        self.repo = slot.statements
         self.workflows = workflows
-        self.sends = sends
         self.upstream = upstream
         self.broker = broker
         self.settings = settings
         self.user = user
 
     async def send(self, body: SendIn) -> SendOut:
-        """Two waits side by side: reading the workflow (from memory when unchanged: `definitions.py`) and the
-        session, and taking the send lock then publishing a `RunQueuedV1` (the broker's confirm is the longest
-        round trip of a send). Then the user message goes into the session, and last, once everything else
-        succeeded, the row that holds the request the run will use: one statement that commits on its own
-        (`SendRepository.insert`), so a send writes nothing it would have to roll back. A failure before it is
-        undone: the message is taken back, and a `RunQueuedV1` that reached the broker finds no row and is dropped
-        by the consumer, which looks for the row only once this send has ended (the send lock, and `sends.py`
-        for a consumer in this process)."""
+        """Two waits side by side: publishing a `RunQueuedV1` under the send lock the request's connection
+        already holds (`sends.py`; the broker's confirm is the longest round trip of a send), and reading the
+        workflow (from memory when unchanged: `definitions.py`) and the session. Then the user message goes into
+        the session, and last, once everything else succeeded, the row that holds the request the run will use:
+        one statement that commits on its own (`SendRepository.insert`), so a send writes nothing it would have to
+        roll back. A failure before it is undone: the message is taken back, and a `RunQueuedV1` that reached the
+        broker finds no row and is dropped by the consumer, which looks for the row only once this send has ended
+        (the send lock, and `sends.py` for a consumer in this process)."""
         if not self.broker.connected:
             raise broker_down()
-        run_id = uuid.uuid4()
-        # Started first, so the request to the workflow service is on its way while the lock's statement is built.
-        resolving = asyncio.ensure_future(self._resolve(body, run_id))
+        run_id = self.slot.run_id
+        # The publish first: resolving the workflow is mostly CPU, done while the broker confirms.
         queued = asyncio.ensure_future(self._queue(run_id))
+        resolving = asyncio.ensure_future(self._resolve(body, run_id))
         try:
             workflow, request = await resolving
         except BaseException:
@@ -127,7 +125,7 @@ class RunService:
         failure = next((r for r in (added, published) if isinstance(r, BaseException)), None)
         if failure is None:
             try:
-                # After the lock (in `queued`): the row shares the database session with it.
+                # On the connection that holds the send lock, which it keeps until the answer is out.
                 await self._record(request, workflow.name)
             except BaseException as exc:
                 failure = exc
@@ -138,9 +136,8 @@ class RunService:
         return SendOut(run_id=request.run_id, workflow_id=request.workflow_id, session_id=request.session_id)
 
     async def _queue(self, run_id: uuid.UUID) -> None:
-        """Published only under the send lock: a consumer that took the message before the lock would find no row
-        yet and drop the run."""
-        await self._lock(run_id)
+        """Published only under the send lock (held since before the request came): a consumer that took the
+        message before the lock would find no row yet and drop the run."""
         await publish_run_request(
             self.broker, RunQueuedV1(run_id=run_id, user_id=self.user.user_id, requested_at=utcnow())
         )
@@ -240,14 +237,6 @@ class RunService:
             metadata={"workflow_id": str(request.workflow_id)},
         )
         return added.message_id
-
-    async def _lock(self, run_id: uuid.UUID) -> None:
-        # A database out of reach is the shared handler's 503 `database_unavailable` (`shared/errors.py`); any
-        # other database error is not an outage and is not answered as one. Held past the row's INSERT, until the
-        # answer is out (`api.deps.SendStatements`, which also ends it in `sends`).
-        if self.sends is not None:
-            self.sends.begin(run_id)
-        await self.repo.hold(run_id)
 
     async def _record(self, request: RunRequestV1, workflow_name: str) -> None:
         await self.repo.insert(

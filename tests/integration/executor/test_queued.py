@@ -44,22 +44,6 @@ async def test_a_queued_run_waits_for_the_send_that_holds_its_lock(executor: Exe
     assert run["status"] == "completed" and run["workflow_name"] == request.workflow_name
 
 
-async def test_a_send_in_flight_in_this_process_is_waited_for_without_the_lock(executor: Executor) -> None:
-    """A run whose send is still going on in this executor (`SendsInFlight`) is not started, even once its row is
-    there and no lock is held, until that send ends."""
-    request = executor.request({"agents": [agent("a", "Solo", "Say {message}")]}, message="local")
-    sends = executor.app.state.sends
-    sends.begin(request.run_id)
-    await executor.publish(executor.queued(request))
-    await executor.insert(request)
-    await asyncio.sleep(1.0)
-    assert executor.tap.events[request.run_id] == []
-    sends.end([request.run_id])
-    events = await executor.tap.until_terminal(request.run_id)
-    assert events[0].type == "run_started" and events[-1].type == "run_completed"
-    assert len(sends) == 0
-
-
 @pytest.mark.parametrize(
     ("stored", "why"),
     [
