@@ -4,13 +4,18 @@ Loopback only and bounded. In a scratch database (created, migrated, dropped her
 own (deleted at the end), all four services run as processes (one executor, ECHO_EXECUTOR_CONCURRENCY default 4,
 services logging at WARNING). The workflow is 2 agents, sequential, on the built-in `echo` model.
 
-- latency: `--probes` runs one after the other on an idle platform; for each, the time from POST
-  /workflows/chat/send (through the gateway) to the `run_started` frame on a WebSocket opened right after the 202
-  (`after_seq=0`, so an event that came first is replayed), and to the executor's stamp on that event.
-- floor: as many GETs of a run that does not exist, through the gateway, from the same client with the same
-  pauses: client → gateway → executor → one query → 404. Every request that reaches a service's database pays this
-  on this machine; a send pays it and then reads the workflow from the workflow service and writes its row. Printed
-  beside send → 202, so a reader can tell the machine's floor from the send's own cost.
+- latency: `--probes` sends one after the other on an idle platform; for each, the time from POST
+  /workflows/chat/send (through the gateway) to its 202, and to the `run_started` frame on a WebSocket opened right
+  after the 202 (`after_seq=0`, so an event that came first is replayed), and to the executor's stamp on that
+  event. Each run is waited out, and after a pause one floor probe follows, so both see the same conditions.
+- floor: a GET of a run that does not exist, through the gateway, from the same client: client → gateway →
+  executor → one query → 404. Every request that reaches a service's database pays this on this machine; a send
+  pays it and then publishes its request and writes its row. Printed beside send → 202, so a reader can tell the
+  machine's floor from the send's own cost.
+- runs beside the bare kickoff: `--probes` more runs, each taking turns with a bare kickoff of the same crew in this
+  process (below), for send → `run_completed`. Their send → 202 is printed too, for what it is: a kickoff in this
+  process just before a send slowed that send by about 1.5 ms here (its CPU work, the caches it leaves cold),
+  which is why the latency figures above come from a pass of their own.
 - throughput: `--runs` runs sent by `--senders` concurrent clients; runs/s from the first send to the last
   `run_completed` (read from the events exchange). Measured twice: with the executor's default width (4 runs at
   once), and again after restarting it to take one run at a time. Each is set beside the bare kickoff of the same
@@ -19,8 +24,8 @@ services logging at WARNING). The workflow is 2 agents, sequential, on the built
   too: compare its 1-thread and 4-thread figures).
 - baselines, same machine, same run: bare aio-pika persistent+confirmed publish → consume on a quorum queue; a bare
   `Crew.kickoff()` of the same 2-agent workflow in this process (one thread, and a pool as wide as the executor's).
-  For send → `run_completed`, a bare kickoff takes turns with the latency probes (one before each), so that a change
-  in the machine's speed during the run (seen here: ±15 % between runs) falls on the figure and its baseline alike.
+  For send → `run_completed`, a bare kickoff takes turns with the runs (one before each), so that a change in the
+  machine's speed during the run (seen here: ±15 % between runs) falls on the figure and its baseline alike.
 - decisions: `--decisions` runs that pause at a checkpoint (2 agents, the first with `hitl`), one at a time; for
   each, the time from POST .../decision to its 200 and to `run_resumed` on the WebSocket that stayed open through
   the pause (the resume goes through RabbitMQ to whichever executor takes it), beside the bare publish→consume.
@@ -124,7 +129,7 @@ async def login(http: httpx.AsyncClient) -> dict[str, str]:
 async def floor_probes(http: httpx.AsyncClient, headers: dict[str, str], n: int) -> list[float]:
     """What any request that reaches a service's database costs on this machine, from the same client and as idle
     as a send: a GET of a run that does not exist goes client → gateway → executor → one query and back (404).
-    A send takes that path too, then reads the workflow (a second service, a second query) and writes its row."""
+    A send takes that path too, then publishes its request and writes its row."""
     out: list[float] = []
     for _ in range(n):
         await asyncio.sleep(PAUSE)
@@ -133,6 +138,35 @@ async def floor_probes(http: httpx.AsyncClient, headers: dict[str, str], n: int)
         out.append((time.perf_counter() - started) * 1000)
         if r.status_code != 404:
             raise RuntimeError(f"the floor probe expected 404, got {r.status_code}: {r.text[:200]}")
+    return out
+
+
+async def quiet_probes(
+    platform: Platform, http: httpx.AsyncClient, headers: dict[str, str], workflow_id: str, n: int
+) -> dict[str, list[float]]:
+    """Sends one at a time on an idle platform, each followed by a floor probe under the same conditions: send →
+    202, → `run_started` on a WebSocket opened right after the 202 (and the executor's stamp on it); the run is
+    waited out, then a pause, then one floor probe (see `floor_probes`), then a pause before the next send."""
+    token = headers["Authorization"].removeprefix("Bearer ")
+    out: dict[str, list[float]] = {"send": [], "ws": [], "stamp": [], "floor": []}
+    for i in range(n):
+        await asyncio.sleep(PAUSE)
+        wall, started = time.time(), time.perf_counter()
+        r = await http.post(
+            "/workflows/chat/send", json={"workflow_id": workflow_id, "message": f"quiet {i}"}, headers=headers
+        )
+        r.raise_for_status()
+        out["send"].append((time.perf_counter() - started) * 1000)
+        url = f"{platform.ws_url}/ws/execution/{r.json()['run_id']}?token={token}&after_seq=0"
+        async with asyncio.timeout(30), connect(url, proxy=None) as ws:
+            async for raw in ws:
+                event = json.loads(raw)
+                if event["type"] == "run_started":
+                    out["ws"].append((time.perf_counter() - started) * 1000)
+                    out["stamp"].append((datetime.fromisoformat(event["ts"]).timestamp() - wall) * 1000)
+                if event["type"] == "run_completed":
+                    break
+        out["floor"].extend(await floor_probes(http, headers, 1))
     return out
 
 
@@ -385,19 +419,26 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
             print(f"\n  decision→run_resumed p50 / bare publish→consume p50:  x{ratio:.1f}")
             return
 
+        print(
+            f"\n== latency: {args.probes} sends one at a time on an idle platform (2-agent sequential, echo), each "
+            "run waited out, then a floor probe"
+        )
+        quiet = await quiet_probes(platform, http, headers, workflow_id, args.probes)
+        print(line("send (202, request durably queued)", quiet["send"]))
+        print(line("send → run_started on the WebSocket", quiet["ws"]))
+        print(line("send → run_started stamped by the executor", quiet["stamp"]))
+        print(line("floor: a GET through the gateway, one query", quiet["floor"]))
+
         await asyncio.to_thread(bare_kickoff, -1)  # CrewAI imported and warm in this process before it counts
         print(
-            f"\n== latency: {args.probes} runs one at a time (2-agent sequential, echo), each after a bare kickoff "
-            "of the same crew in this process"
+            f"\n== runs beside the bare kickoff: {args.probes} runs one at a time, each after a bare kickoff of the "
+            "same crew in this process"
         )
         probes = await latency_probes(platform, http, headers, workflow_id, args.probes, interleave=True)
-        print(line("send (202, request durably queued)", probes["send"]))
-        print(line("send → run_started on the WebSocket", probes["ws"]))
-        print(line("send → run_started stamped by the executor", probes["stamp"]))
         print(line("send → run_completed on the WebSocket", probes["run"]))
         print(line("bare Crew.kickoff(), taking turns with the runs", probes["bare"]))
-        floor = await floor_probes(http, headers, args.probes)
-        print(line("floor: a GET through the gateway, one query", floor))
+        print(line("(send (202) right after a bare kickoff)", probes["send"]))
+        floor = quiet["floor"]
 
         width = int(os.environ.get("ECHO_EXECUTOR_CONCURRENCY", "4"))
         print(f"\n== throughput: {args.runs} runs, one executor taking {width} runs at once (its default)")
@@ -425,17 +466,15 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
     print(line(f"bare Crew.kickoff(), {width} threads", crew_n) + f"  {crew_n_rps:.1f} runs/s")
 
     print("\n== ratios")
-    print(f"  send→run_started (WS) p50 / bare publish→consume p50:  x{pct(probes['ws'], 50) / pct(amqp, 50):.1f}")
-    print(f"  send→run_started (WS) p99 / bare publish→consume p99:  x{pct(probes['ws'], 99) / pct(amqp, 99):.1f}")
+    print(f"  send→run_started (WS) p50 / bare publish→consume p50:  x{pct(quiet['ws'], 50) / pct(amqp, 50):.1f}")
+    print(f"  send→run_started (WS) p99 / bare publish→consume p99:  x{pct(quiet['ws'], 99) / pct(amqp, 99):.1f}")
     print(
         f"  decision→run_resumed p50 / bare publish→consume p50: x{pct(decisions['resumed'], 50) / pct(amqp, 50):.1f}"
     )
     print(
         f"  decision→run_resumed p99 / bare publish→consume p99: x{pct(decisions['resumed'], 99) / pct(amqp, 99):.1f}"
     )
-    print(
-        f"  send→202 p50 / floor (one query through the gateway) p50: x{pct(probes['send'], 50) / pct(floor, 50):.2f}"
-    )
+    print(f"  send→202 p50 / floor (one query through the gateway) p50: x{pct(quiet['send'], 50) / pct(floor, 50):.2f}")
     in_turns = pct(probes["run"], 50) / pct(probes["bare"], 50)
     print(f"  send→run_completed p50 / bare kickoff p50 (turns):     x{in_turns:.2f}")
     print(f"  send→run_completed p50 / bare kickoff p50 (1 thread):  x{pct(probes['run'], 50) / pct(crew_1, 50):.2f}")
@@ -474,16 +513,16 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
         ),
         (
             "send → 202 p50",
-            f"{pct(probes['send'], 50):.1f} ms",
+            f"{pct(quiet['send'], 50):.1f} ms",
             f"bare confirmed publish {amqp_50:.1f} ms",
-            f"x{pct(probes['send'], 50) / amqp_50:.1f}",
+            f"x{pct(quiet['send'], 50) / amqp_50:.1f}",
             "≤ 10 ms",
         ),
         (
             "send → run_started (WS) p50",
-            f"{pct(probes['ws'], 50):.1f} ms",
+            f"{pct(quiet['ws'], 50):.1f} ms",
             f"bare publish→consume {amqp_50:.1f} ms",
-            f"x{pct(probes['ws'], 50) / amqp_50:.1f}",
+            f"x{pct(quiet['ws'], 50) / amqp_50:.1f}",
             "≤ 20 ms",
         ),
     ]
@@ -505,7 +544,7 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
         print(f"  {figure:<46} {value:>10}  {baseline:<32} {shown:>8}  {target}")
     print(
         f"  (send → 202 beside the floor of this machine, a GET through the gateway that makes one query: "
-        f"{pct(probes['send'], 50):.1f} vs {pct(floor, 50):.1f} ms, x{pct(probes['send'], 50) / pct(floor, 50):.2f})"
+        f"{pct(quiet['send'], 50):.1f} vs {pct(floor, 50):.1f} ms, x{pct(quiet['send'], 50) / pct(floor, 50):.2f})"
     )
     load_1, load_5, _ = os.getloadavg()
     print(f"  (load average at the end: {load_1:.2f} / {load_5:.2f}; {os.cpu_count()} CPUs)")
