@@ -102,7 +102,8 @@ class Proxy:
         self.settings = settings
 
     async def forward(self, request: Request) -> Response:
-        upstream = upstream_for(request.url.path)
+        # The scope's path, not `request.url`: that URL object (host header parsed, URL rebuilt) is not needed here.
+        upstream = upstream_for(request.scope["path"])
         if upstream is None:
             raise NotFound("No such endpoint; check the path against the API documentation at /docs.")
         path = forwarded_path(request)
