@@ -66,7 +66,7 @@ class Sends:
         while self._ready:
             slot = self._ready.pop()
             if slot.statements.conn.is_closed():  # PostgreSQL closed it while it waited: its lock is gone
-                await self._discard(slot)
+                await self._discard(slot.conn)
                 continue
             break
         else:
@@ -76,8 +76,8 @@ class Sends:
 
     async def put_back(self, slot: SendSlot) -> None:
         """Once the send's answer is out: release its lock and, while fewer than `armed` wait, take the next run
-        id's in the same round trip. Never raises: a connection that cannot be released is closed, which releases
-        its locks too."""
+        id's in the same round trip. Raises only when cancelled: a connection that cannot be released is closed,
+        which releases its locks too."""
         keep = not self._closed and len(self._ready) < self._armed
         next_id = uuid.uuid4()
         try:
@@ -85,7 +85,7 @@ class Sends:
         except BaseException as exc:
             # Closed rather than pooled: a connection still holding a send lock would stall that run.
             log.warning("could not release a send lock; its connection was closed instead", exc_info=True)
-            await self._discard(slot)
+            await self._discard(slot.conn)
             if not isinstance(exc, Exception):
                 raise
             return
@@ -110,12 +110,13 @@ class Sends:
 
     async def _arm(self) -> SendSlot:
         conn = await self._engine.connect()
+        run_id = uuid.uuid4()
         try:
             statements = SendRepository((await conn.get_raw_connection()).driver_connection)
-            run_id = uuid.uuid4()
             await statements.hold(run_id)
         except BaseException:
-            await conn.close()
+            # Not back to the pool: a lock statement cut short may still have taken its lock.
+            await self._discard(conn)
             raise
         return SendSlot(conn, statements, run_id)
 
@@ -124,17 +125,18 @@ class Sends:
         try:
             await slot.statements.release()
         except BaseException as exc:
-            await self._discard(slot)
+            await self._discard(slot.conn)
             if not isinstance(exc, Exception):
                 raise
             return
         await slot.conn.close()
 
-    async def _discard(self, slot: SendSlot) -> None:
+    async def _discard(self, conn: AsyncConnection) -> None:
+        """Closed, not pooled: PostgreSQL releases whatever locks it held."""
         with contextlib.suppress(Exception):
-            await slot.conn.invalidate()
+            await conn.invalidate()
         with contextlib.suppress(Exception):
-            await slot.conn.close()
+            await conn.close()
 
     def _end(self, run_id: uuid.UUID) -> None:
         event = self._ended.pop(run_id, None)

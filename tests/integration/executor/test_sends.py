@@ -108,6 +108,24 @@ async def test_an_armed_connection_that_died_is_not_handed_out(executor: Executo
         await sends.close()
 
 
+async def test_a_send_whose_connection_died_is_put_back_without_an_error_and_not_kept(executor: Executor) -> None:
+    sends = Sends(executor.app.state.engine, armed=1)
+    try:
+        slot = await sends.take()
+        admin = await asyncpg.connect(asyncpg_dsn(get_settings().database_url))
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", slot.statements.conn.get_server_pid())
+        finally:
+            await admin.close()
+        await sends.put_back(slot)
+        assert sends.ready() == 0 and sends.in_flight() == 0
+        fresh = await sends.take()  # a new connection, armed on arrival
+        assert await _lock_holder(fresh.run_id) == fresh.statements.conn.get_server_pid()
+        await sends.put_back(fresh)
+    finally:
+        await sends.close()
+
+
 async def test_a_delivery_waits_for_its_send_in_this_process_even_once_the_lock_is_free(executor: Executor) -> None:
     """The row is written and the send lock released, yet the run starts only once this process's send ends."""
     sends: Sends = executor.app.state.sends
