@@ -141,31 +141,43 @@ async def floor_probes(http: httpx.AsyncClient, headers: dict[str, str], n: int)
     return out
 
 
+async def one_run(
+    platform: Platform, http: httpx.AsyncClient, headers: dict[str, str], workflow_id: str, message: str
+) -> dict[str, float]:
+    """One send, followed on a WebSocket opened right after its 202 until `run_completed`: milliseconds from the
+    send to its 202 (`send`), to `run_started` on the socket (`ws`) and in the executor's stamp (`stamp`), and to
+    `run_completed` (`run`)."""
+    token = headers["Authorization"].removeprefix("Bearer ")
+    out: dict[str, float] = {}
+    wall, started = time.time(), time.perf_counter()
+    r = await http.post("/workflows/chat/send", json={"workflow_id": workflow_id, "message": message}, headers=headers)
+    r.raise_for_status()
+    out["send"] = (time.perf_counter() - started) * 1000
+    url = f"{platform.ws_url}/ws/execution/{r.json()['run_id']}?token={token}&after_seq=0"
+    async with asyncio.timeout(30), connect(url, proxy=None) as ws:
+        async for raw in ws:
+            event = json.loads(raw)
+            if event["type"] == "run_started":
+                out["ws"] = (time.perf_counter() - started) * 1000
+                out["stamp"] = (datetime.fromisoformat(event["ts"]).timestamp() - wall) * 1000
+            if event["type"] == "run_completed":
+                out["run"] = (time.perf_counter() - started) * 1000
+                break
+    return out
+
+
 async def quiet_probes(
     platform: Platform, http: httpx.AsyncClient, headers: dict[str, str], workflow_id: str, n: int
 ) -> dict[str, list[float]]:
     """Sends one at a time on an idle platform, each followed by a floor probe under the same conditions: send →
     202, → `run_started` on a WebSocket opened right after the 202 (and the executor's stamp on it); the run is
     waited out, then a pause, then one floor probe (see `floor_probes`), then a pause before the next send."""
-    token = headers["Authorization"].removeprefix("Bearer ")
     out: dict[str, list[float]] = {"send": [], "ws": [], "stamp": [], "floor": []}
     for i in range(n):
         await asyncio.sleep(PAUSE)
-        wall, started = time.time(), time.perf_counter()
-        r = await http.post(
-            "/workflows/chat/send", json={"workflow_id": workflow_id, "message": f"quiet {i}"}, headers=headers
-        )
-        r.raise_for_status()
-        out["send"].append((time.perf_counter() - started) * 1000)
-        url = f"{platform.ws_url}/ws/execution/{r.json()['run_id']}?token={token}&after_seq=0"
-        async with asyncio.timeout(30), connect(url, proxy=None) as ws:
-            async for raw in ws:
-                event = json.loads(raw)
-                if event["type"] == "run_started":
-                    out["ws"].append((time.perf_counter() - started) * 1000)
-                    out["stamp"].append((datetime.fromisoformat(event["ts"]).timestamp() - wall) * 1000)
-                if event["type"] == "run_completed":
-                    break
+        run = await one_run(platform, http, headers, workflow_id, f"quiet {i}")
+        for key in ("send", "ws", "stamp"):
+            out[key].append(run[key])
         out["floor"].extend(await floor_probes(http, headers, 1))
     return out
 
@@ -179,7 +191,6 @@ async def latency_probes(
     *,
     interleave: bool = False,
 ) -> dict[str, list[float]]:
-    token = headers["Authorization"].removeprefix("Bearer ")
     out: dict[str, list[float]] = {"send": [], "ws": [], "stamp": [], "run": [], "bare": []}
     for i in range(n):
         if interleave:
@@ -189,21 +200,9 @@ async def latency_probes(
             await asyncio.sleep(PAUSE)
             out["bare"].append(await asyncio.to_thread(bare_kickoff, i))
             await asyncio.sleep(PAUSE)
-        wall, started = time.time(), time.perf_counter()
-        r = await http.post(
-            "/workflows/chat/send", json={"workflow_id": workflow_id, "message": f"probe {i}"}, headers=headers
-        )
-        r.raise_for_status()
-        out["send"].append((time.perf_counter() - started) * 1000)
-        url = f"{platform.ws_url}/ws/execution/{r.json()['run_id']}?token={token}&after_seq=0"
-        async with asyncio.timeout(30), connect(url, proxy=None) as ws:
-            async for raw in ws:
-                event = json.loads(raw)
-                if event["type"] == "run_started":
-                    out["ws"].append((time.perf_counter() - started) * 1000)
-                    out["stamp"].append((datetime.fromisoformat(event["ts"]).timestamp() - wall) * 1000)
-                if event["type"] == "run_completed":
-                    out["run"].append((time.perf_counter() - started) * 1000)
+        run = await one_run(platform, http, headers, workflow_id, f"probe {i}")
+        for key, value in run.items():
+            out[key].append(value)
     return out
 
 

@@ -72,17 +72,22 @@ class EventTap:
         return next(e for e in self.events[run_id] if e.type == type_)
 
 
+def row_of(request: RunRequestV1, stored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What `chat/send` writes for `request` (`SendRepository.insert`); `stored` replaces fields of the request."""
+    return {
+        "run_id": request.run_id,
+        "workflow_id": request.workflow_id,
+        "workflow_name": request.workflow_name,
+        "user_id": request.user_id,
+        "session_id": request.session_id,
+        "request_json": json.dumps({**request.model_dump(mode="json"), **(stored or {})}),
+    }
+
+
 async def insert_row(engine: AsyncEngine, request: RunRequestV1, stored: dict[str, Any] | None = None) -> None:
     """The row `chat/send` writes, with the statement it writes it with."""
     async with engine.connect() as conn:
-        await SendRepository((await conn.get_raw_connection()).driver_connection).insert(
-            run_id=request.run_id,
-            workflow_id=request.workflow_id,
-            workflow_name=request.workflow_name,
-            user_id=request.user_id,
-            session_id=request.session_id,
-            request_json=json.dumps({**request.model_dump(mode="json"), **(stored or {})}),
-        )
+        await SendRepository((await conn.get_raw_connection()).driver_connection).insert(**row_of(request, stored))
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from services.executor.repository import SendRepository
-from tests.integration.executor.conftest import Executor, agent
+from tests.integration.executor.conftest import Executor, agent, row_of
 
 pytestmark = pytest.mark.integration
 
@@ -27,14 +27,7 @@ async def test_a_queued_run_waits_for_the_send_that_holds_its_lock(executor: Exe
         await executor.publish(executor.queued(request))
         await asyncio.sleep(1.0)
         assert executor.tap.events[request.run_id] == []  # waiting on the lock, not dropped
-        await statements.insert(
-            run_id=request.run_id,
-            workflow_id=request.workflow_id,
-            workflow_name=request.workflow_name,
-            user_id=request.user_id,
-            session_id=request.session_id,
-            request_json=request.model_dump_json(),
-        )
+        await statements.insert(**row_of(request))
         await asyncio.sleep(0.5)
         assert executor.tap.events[request.run_id] == []  # the row is there, the lock still held
         await statements.release()

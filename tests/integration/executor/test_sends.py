@@ -13,7 +13,7 @@ from services.executor.repository import lock_key
 from services.executor.sends import Sends
 from shared.dbadmin import asyncpg_dsn
 from shared.settings import get_settings
-from tests.integration.executor.conftest import Executor, agent
+from tests.integration.executor.conftest import Executor, agent, row_of
 
 pytestmark = pytest.mark.integration
 
@@ -133,14 +133,7 @@ async def test_a_delivery_waits_for_its_send_in_this_process_even_once_the_lock_
     request = executor.request({"agents": [agent("a", "Solo", "Say {message}")]}, message="local")
     request = request.model_copy(update={"run_id": slot.run_id})
     await executor.publish(executor.queued(request))
-    await slot.statements.insert(
-        run_id=request.run_id,
-        workflow_id=request.workflow_id,
-        workflow_name=request.workflow_name,
-        user_id=request.user_id,
-        session_id=request.session_id,
-        request_json=request.model_dump_json(),
-    )
+    await slot.statements.insert(**row_of(request))
     await slot.statements.release()  # PostgreSQL no longer holds the run back
     await asyncio.sleep(1.0)
     assert executor.tap.events[request.run_id] == []
