@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
 from asyncpg.exceptions._base import DataError as ClientDataError
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, TextClause, event
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -61,6 +63,33 @@ def _drop_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
     fails its first statement, and SQLAlchemy then replaces every pooled connection of that age."""
     if dbapi_connection.driver_connection.is_closed():
         raise DisconnectionError("the pooled connection was closed by the server")
+
+
+@dataclass(frozen=True)
+class DriverStatement:
+    """A `text()` statement as asyncpg itself takes it: `$n` placeholders, and the parameter names in their order.
+
+    For the few statements on a hot path: run through the session, a statement costs SQLAlchemy's session and
+    result handling on top of its round trip (about 0.5 ms of CPU on a 2-core machine, more than the round trip).
+    The SQL is the one SQLAlchemy compiles for asyncpg, so it is written once, as a `text()`, like every other."""
+
+    sql: str
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, statement: TextClause) -> DriverStatement:
+        compiled = statement.compile(dialect=asyncpg_dialect())
+        return cls(str(compiled), tuple(compiled.positiontup or ()))
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        return [params[name] for name in self.names]
+
+
+async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under the session's, in autocommit: for a unit of work that is this one statement
+    (and must be the session's first, before anything began a transaction on it)."""
+    conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return (await conn.get_raw_connection()).driver_connection
 
 
 def make_sessionmaker(engine: AsyncEngine, *, autocommit: bool = False) -> async_sessionmaker[AsyncSession]:

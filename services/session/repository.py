@@ -23,6 +23,7 @@ from sqlalchemy import Select, String, TextClause, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.session.models import ChatSession
+from shared.db import DriverStatement, driver_connection
 from shared.pagination import Keyset, older_than
 
 
@@ -96,7 +97,9 @@ SELECT n.session_id, n.message_count, CAST(:mid AS uuid), CAST(:role AS text), C
 FROM n"""
 # One statement, one round trip: the UPDATE takes the session row's lock and the next seq (SET expressions see
 # the old row; a concurrent appender waits for the lock and then re-reads the row), the INSERT writes the message.
-_APPEND = text(f"""WITH n AS (
+# The hottest statement of the service, so it goes to asyncpg directly (`shared.db.DriverStatement`).
+_APPEND = DriverStatement.of(
+    text(f"""WITH n AS (
     UPDATE session.chat_sessions s
     SET message_count = s.message_count + 1, content_bytes = s.content_bytes + :nbytes, {BUMP}
     WHERE {OWNED} AND s.message_count < :max_messages AND s.content_bytes + :nbytes <= :max_bytes
@@ -104,6 +107,7 @@ _APPEND = text(f"""WITH n AS (
 {_INSERT_MESSAGE}
 RETURNING (SELECT version FROM n) AS version, (SELECT size_before FROM n) AS size_before,
     {MESSAGE_JSON}::text AS body""")
+)
 _SIZE = text(f"SELECT s.message_count, s.content_bytes FROM session.chat_sessions s WHERE {OWNED}")
 # Run after `_LOCK`: the NOT EXISTS then sees a concurrent delivery's message (it committed before we got the
 # lock), so a run's outcome lands once however often the broker delivers it.
@@ -349,7 +353,7 @@ class SessionRepository:
         Must be the first statement of its unit of work: it is a whole transaction by itself (one statement, which
         PostgreSQL runs atomically), so it runs in autocommit, one round trip instead of BEGIN, it, COMMIT. The
         request's commit then has nothing left to do and runs its after-commit hooks as usual."""
-        await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        conn = await driver_connection(self.session)
         params = {
             "sid": session_id,
             "uid": user_id,
@@ -362,8 +366,8 @@ class SessionRepository:
             "max_messages": max_messages,
             "max_bytes": max_bytes,
         }
-        row = (await self.session.execute(_APPEND, params)).one_or_none()
-        return Appended(row.version, row.body, row.size_before) if row else None
+        row = await conn.fetchrow(_APPEND.sql, *_APPEND.args(params))
+        return Appended(row["version"], row["body"], row["size_before"]) if row else None
 
     async def size(self, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[int, int] | None:
         row = (await self.session.execute(_SIZE, {"sid": session_id, "uid": user_id})).one_or_none()
