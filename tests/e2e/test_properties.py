@@ -2,9 +2,11 @@
 
 For each operation of each document, a few requests that fit the document (with the caller's real ids in the
 path, so they get past the 404) and a few that break it. None may be answered with a 5xx, and every 4xx must be
-`{error, detail}`. Each request that fits is also sent once more poisoned: one of its JSON values (or a query
-parameter) replaced by something PostgreSQL cannot store or JSON cannot carry (NUL, an unpaired surrogate, NaN,
-Infinity), which must be a 422 `invalid_text`/`invalid_number` whatever the operation.
+`{error, detail}`, except uvicorn's own 400 to a request its HTTP parser refuses (a generated header value with a
+control character, say), and only once the same parser, given the request as it went out, refuses it too. Each
+request that fits is also sent once more poisoned: one of its JSON values (or a query parameter) replaced by
+something PostgreSQL cannot store or JSON cannot carry (NUL, an unpaired surrogate, NaN, Infinity), which must be
+a 422 `invalid_text`/`invalid_number` whatever the operation.
 
 Bounded: `EXAMPLES` per operation and mode, and a total time budget after which the remaining operations are
 listed as skipped. The number of requests sent is printed in the test summary.
@@ -21,6 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import httptools
 import httpx
 import pytest
 import requests
@@ -44,6 +47,7 @@ SERVICES = ("gateway", "workflow", "session", "executor")
 class Tally:
     sent: int = 0
     poisoned: int = 0
+    not_http: int = 0
     operations: int = 0
     skipped: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -72,8 +76,32 @@ def _error_code(content: bytes) -> str | None:
     return payload.get("error") if isinstance(payload, dict) else None
 
 
-def _judge(tally: Tally, case: Any, status: int, content: bytes) -> None:
+# What uvicorn answers, before any application code runs, to bytes that are not an HTTP request.
+NOT_HTTP = b"Invalid HTTP request received."
+
+
+class _Parsed:
+    """Callbacks for httptools, which needs a protocol object; nothing is kept."""
+
+
+def _not_http(request: Any) -> str | None:
+    """Why the request as it went out is not HTTP/1.1 that the services' own parser (httptools, under uvicorn)
+    accepts, or None. `requests` refuses only line breaks in header values, so a generated value with another
+    control character goes out as is, and the parser refuses it before the service could answer."""
+    head = f"{request.method} {request.path_url} HTTP/1.1\r\n"
+    fields = "".join(f"{name}: {value}\r\n" for name, value in request.headers.items())
+    body = request.body or b""
+    data = (head + fields + "\r\n").encode("latin-1", "replace") + (body.encode() if isinstance(body, str) else body)
+    try:
+        httptools.HttpRequestParser(_Parsed()).feed_data(data)
+    except httptools.HttpParserError as exc:
+        return str(exc)
+    return None
+
+
+def _judge(tally: Tally, case: Any, response: Any) -> None:
     where = f"{case.method} {case.formatted_path}"
+    status, content = response.status_code, response.content
     if status >= 500:
         tally.failures.append(f"{status} for {where}: {content[:200]!r}")
     elif status >= 400:
@@ -81,8 +109,17 @@ def _judge(tally: Tally, case: Any, status: int, content: bytes) -> None:
             payload = json.loads(content)
         except ValueError:
             payload = None
-        if not (isinstance(payload, dict) and set(payload) == {"error", "detail"}):
-            tally.failures.append(f"{status} without the error shape for {where}: {content[:200]!r}")
+        if isinstance(payload, dict) and set(payload) == {"error", "detail"}:
+            return
+        if status == 400 and content == NOT_HTTP and _not_http(response.request) is not None:
+            tally.not_http += 1  # refused by the HTTP parser: no service code ran
+            return
+        request = response.request
+        tally.failures.append(
+            f"{status} without the error shape for {where}: {content[:200]!r} "
+            f"(sent: {request.method} {request.path_url!r}, headers {dict(request.headers)!r}, "
+            f"body {str(request.body)[:200]!r})"
+        )
 
 
 POISONS: tuple[Any, ...] = ("\x00", "a\udfffb", math.nan, -math.inf)
@@ -152,7 +189,7 @@ def _fuzz_operation(operation: Any, base_url: str, headers: dict[str, str], ids:
         def run(case: Any, data: st.DataObject) -> None:
             response = case.call(base_url=base_url, session=session, headers=headers, timeout=15)
             tally.sent += 1
-            _judge(tally, case, response.status_code, response.content)
+            _judge(tally, case, response)
             if case.meta is not None and not case.meta.generation.mode.is_positive:
                 return
             poisoned = _poisoned(case.as_transport_kwargs(base_url=base_url, headers=headers), data)
@@ -211,7 +248,7 @@ def test_no_generated_request_gets_a_5xx(
     summary = (
         f"schemathesis: {tally.sent} generated requests ({tally.poisoned} poisoned) over {tally.operations} "
         f"operations of {len(SERVICES)} services in {elapsed:.0f} s; {len(tally.skipped)} operations past the "
-        f"time budget; {len(tally.failures)} failures"
+        f"time budget; {tally.not_http} refused by the HTTP parser as not HTTP; {len(tally.failures)} failures"
     )
     with capsys.disabled():  # the count belongs in every run's output, not only with -s
         print(f"\n{summary}")
