@@ -81,21 +81,17 @@ class Sends:
         keep = not self._closed and len(self._ready) < self._armed
         next_id = uuid.uuid4()
         try:
-            await slot.statements.release(then_hold=next_id if keep else None)
-        except BaseException as exc:
-            # Closed rather than pooled: a connection still holding a send lock would stall that run.
-            log.warning("could not release a send lock; its connection was closed instead", exc_info=True)
-            await self._discard(slot.conn)
-            if not isinstance(exc, Exception):
-                raise
-            return
+            released = await self._release(slot, then_hold=next_id if keep else None)
         finally:
             self._end(slot.run_id)
-        armed = SendSlot(slot.conn, slot.statements, next_id) if keep else slot
-        if keep and not self._closed:
-            self._ready.append(armed)
+        if not released:
+            return
+        if not keep:
+            await slot.conn.close()  # released above: back to the pool as it is
+        elif self._closed:  # closed while the next lock was being taken
+            await self._return(SendSlot(slot.conn, slot.statements, next_id))
         else:
-            await self._return(armed)
+            self._ready.append(SendSlot(slot.conn, slot.statements, next_id))
 
     async def ended(self, run_id: uuid.UUID) -> None:
         """Returns once the send of `run_id` in this process, if there is one, has let go of its lock."""
@@ -122,14 +118,21 @@ class Sends:
 
     async def _return(self, slot: SendSlot) -> None:
         """To the pool, with no lock held."""
+        if await self._release(slot):
+            await slot.conn.close()
+
+    async def _release(self, slot: SendSlot, then_hold: uuid.UUID | None = None) -> bool:
+        """The slot's locks released (and `then_hold`'s taken); False when that failed and the connection was
+        closed instead, rather than pooled: a connection still holding a send lock would stall that run."""
         try:
-            await slot.statements.release()
+            await slot.statements.release(then_hold=then_hold)
         except BaseException as exc:
+            log.warning("could not release a send lock; its connection was closed instead", exc_info=True)
             await self._discard(slot.conn)
             if not isinstance(exc, Exception):
                 raise
-            return
-        await slot.conn.close()
+            return False
+        return True
 
     async def _discard(self, conn: AsyncConnection) -> None:
         """Closed, not pooled: PostgreSQL releases whatever locks it held."""
