@@ -21,7 +21,7 @@ from sqlalchemy import MetaData, TextClause, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from shared.settings import Settings
 
@@ -85,11 +85,15 @@ class DriverStatement:
         return [params[name] for name in self.names]
 
 
+async def driver_of(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under a pooled one; it stays the pool's, released with `conn`."""
+    return (await conn.get_raw_connection()).driver_connection
+
+
 async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     """The asyncpg connection under the session's, in autocommit: for a unit of work that is this one statement
     (and must be the session's first, before anything began a transaction on it)."""
-    conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return (await conn.get_raw_connection()).driver_connection
+    return await driver_of(await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"}))
 
 
 def make_sessionmaker(engine: AsyncEngine, *, autocommit: bool = False) -> async_sessionmaker[AsyncSession]:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.executor.repository import SendRepository
+from shared.db import driver_of
 
 log = logging.getLogger("echoai.executor.sends")
 
@@ -108,7 +109,7 @@ class Sends:
         conn = await self._engine.connect()
         run_id = uuid.uuid4()
         try:
-            statements = SendRepository((await conn.get_raw_connection()).driver_connection)
+            statements = SendRepository(await driver_of(conn))
             await statements.hold(run_id)
         except BaseException:
             # Not back to the pool: a lock statement cut short may still have taken its lock.

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.executor.app import create_app
 from services.executor.repository import SendRepository
-from shared.db import utcnow
+from shared.db import driver_of, utcnow
 from shared.messaging import RunQueuedV1, RunRequestV1, StepEventV1, decode_message
 from shared.messaging.messages import TERMINAL_EVENTS
 from shared.messaging.topology import RUN_REQUESTS_KEY, Topology
@@ -87,7 +87,7 @@ def row_of(request: RunRequestV1, stored: dict[str, Any] | None = None) -> dict[
 async def insert_row(engine: AsyncEngine, request: RunRequestV1, stored: dict[str, Any] | None = None) -> None:
     """The row `chat/send` writes, with the statement it writes it with."""
     async with engine.connect() as conn:
-        await SendRepository((await conn.get_raw_connection()).driver_connection).insert(**row_of(request, stored))
+        await SendRepository(await driver_of(conn)).insert(**row_of(request, stored))
 
 
 @dataclass

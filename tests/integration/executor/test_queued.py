@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from services.executor.repository import SendRepository
+from shared.db import driver_of
 from tests.integration.executor.conftest import Executor, agent, row_of
 
 pytestmark = pytest.mark.integration
@@ -22,7 +23,7 @@ async def test_a_queued_run_waits_for_the_send_that_holds_its_lock(executor: Exe
         {"agents": [agent("a", "Solo", "Say {message}")]}, message="later", workflow_name="Queued behind its send"
     )
     async with executor.app.state.engine.connect() as conn:
-        statements = SendRepository((await conn.get_raw_connection()).driver_connection)
+        statements = SendRepository(await driver_of(conn))
         await statements.hold(request.run_id)
         await executor.publish(executor.queued(request))
         await asyncio.sleep(1.0)

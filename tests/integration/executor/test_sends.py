@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import asyncpg
 import pytest
@@ -18,34 +19,38 @@ from tests.integration.executor.conftest import Executor, agent, row_of
 pytestmark = pytest.mark.integration
 
 
-async def _lock_holder(run_id: uuid.UUID) -> int | None:
-    """The backend pid that holds the send lock of `run_id`, seen from another connection."""
-    key = lock_key(run_id, "send")
+async def _seen_from_outside(query: str, *args: Any) -> Any:
+    """One value, read on a connection of its own (not the pool the slots come from)."""
     conn = await asyncpg.connect(asyncpg_dsn(get_settings().database_url))
     try:
-        pid: int | None = await conn.fetchval(
-            """
-            SELECT pid FROM pg_locks
-            WHERE locktype = 'advisory' AND granted AND objsubid = 1
-              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-              AND ((classid::bigint << 32) | objid::bigint) = $1
-            """,
-            key,
-        )
-        return pid
+        return await conn.fetchval(query, *args)
     finally:
         await conn.close()
+
+
+async def _lock_holder(run_id: uuid.UUID) -> int | None:
+    """The backend pid that holds the send lock of `run_id`."""
+    pid: int | None = await _seen_from_outside(
+        """
+        SELECT pid FROM pg_locks
+        WHERE locktype = 'advisory' AND granted AND objsubid = 1
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND ((classid::bigint << 32) | objid::bigint) = $1
+        """,
+        lock_key(run_id, "send"),
+    )
+    return pid
 
 
 async def _advisory_locks(pid: int) -> int:
-    conn = await asyncpg.connect(asyncpg_dsn(get_settings().database_url))
-    try:
-        count: int = await conn.fetchval(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1", pid
-        )
-        return count
-    finally:
-        await conn.close()
+    count: int = await _seen_from_outside(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1", pid
+    )
+    return count
+
+
+async def _terminate(pid: int) -> None:
+    assert await _seen_from_outside("SELECT pg_terminate_backend($1)", pid)
 
 
 async def test_a_slot_holds_the_lock_of_its_run_id_before_it_is_taken_and_never_hands_an_id_out_twice(
@@ -91,11 +96,7 @@ async def test_an_armed_connection_that_died_is_not_handed_out(executor: Executo
         slot = await sends.take()
         await sends.put_back(slot)
         armed_pid = slot.statements.conn.get_server_pid()
-        admin = await asyncpg.connect(asyncpg_dsn(get_settings().database_url))
-        try:
-            assert await admin.fetchval("SELECT pg_terminate_backend($1)", armed_pid)
-        finally:
-            await admin.close()
+        await _terminate(armed_pid)
         for _ in range(100):  # the driver learns of it when the server closes the socket
             if slot.statements.conn.is_closed():
                 break
@@ -112,11 +113,7 @@ async def test_a_send_whose_connection_died_is_put_back_without_an_error_and_not
     sends = Sends(executor.app.state.engine, armed=1)
     try:
         slot = await sends.take()
-        admin = await asyncpg.connect(asyncpg_dsn(get_settings().database_url))
-        try:
-            assert await admin.fetchval("SELECT pg_terminate_backend($1)", slot.statements.conn.get_server_pid())
-        finally:
-            await admin.close()
+        await _terminate(slot.statements.conn.get_server_pid())
         await sends.put_back(slot)
         assert sends.ready() == 0 and sends.in_flight() == 0
         fresh = await sends.take()  # a new connection, armed on arrival
