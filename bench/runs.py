@@ -12,6 +12,10 @@ services logging at WARNING). The workflow is 2 agents, sequential, on the built
   executor → one query → 404. Every request that reaches a service's database pays this on this machine; a send
   pays it and then publishes its request and writes its row. Printed beside send → 202, so a reader can tell the
   machine's floor from the send's own cost.
+- sends into a chat session: `--probes` sends with a `session_id`, taking turns between a session of 10 messages
+  and one of 1,000 (each run waited out). Such a send also reads the session's run setup, adds the user's message
+  and lists the run on the session; the ratio of the two p50s shows whether any of that grows with the
+  conversation (it did before the send read `GET /sessions/{id}/run-setup` instead of the whole session).
 - runs beside the bare kickoff: `--probes` more runs, each taking turns with a bare kickoff of the same crew in this
   process (below), for send → `run_completed`. Their send → 202 is printed too, for what it is: a kickoff in this
   process just before a send slowed that send by about 1.5 ms here (its CPU work, the caches it leaves cold),
@@ -142,7 +146,12 @@ async def floor_probes(http: httpx.AsyncClient, headers: dict[str, str], n: int)
 
 
 async def one_run(
-    platform: Platform, http: httpx.AsyncClient, headers: dict[str, str], workflow_id: str, message: str
+    platform: Platform,
+    http: httpx.AsyncClient,
+    headers: dict[str, str],
+    workflow_id: str,
+    message: str,
+    session_id: str | None = None,
 ) -> dict[str, float]:
     """One send, followed on a WebSocket opened right after its 202 until `run_completed`: milliseconds from the
     send to its 202 (`send`), to `run_started` on the socket (`ws`) and in the executor's stamp (`stamp`), and to
@@ -150,7 +159,8 @@ async def one_run(
     token = headers["Authorization"].removeprefix("Bearer ")
     out: dict[str, float] = {}
     wall, started = time.time(), time.perf_counter()
-    r = await http.post("/workflows/chat/send", json={"workflow_id": workflow_id, "message": message}, headers=headers)
+    body = {"workflow_id": workflow_id, "message": message, **({"session_id": session_id} if session_id else {})}
+    r = await http.post("/workflows/chat/send", json=body, headers=headers)
     r.raise_for_status()
     out["send"] = (time.perf_counter() - started) * 1000
     url = f"{platform.ws_url}/ws/execution/{r.json()['run_id']}?token={token}&after_seq=0"
@@ -179,6 +189,42 @@ async def quiet_probes(
         for key in ("send", "ws", "stamp"):
             out[key].append(run[key])
         out["floor"].extend(await floor_probes(http, headers, 1))
+    return out
+
+
+async def session_of(http: httpx.AsyncClient, headers: dict[str, str], messages: int) -> str:
+    """A chat session already holding `messages` messages (appended 8 at a time through the gateway)."""
+    r = await http.post("/sessions", json={"title": f"bench {messages}"}, headers=headers)
+    r.raise_for_status()
+    sid = str(r.json()["session_id"])
+    path = f"/sessions/{sid}/messages"
+
+    async def append(first: int) -> None:
+        for i in range(first, messages, 8):
+            role = "user" if i % 2 == 0 else "assistant"
+            (
+                await http.post(path, json={"role": role, "content": f"turn {i} " * 20}, headers=headers)
+            ).raise_for_status()
+
+    await asyncio.gather(*(append(k) for k in range(8)))
+    return sid
+
+
+async def session_probes(
+    platform: Platform, http: httpx.AsyncClient, headers: dict[str, str], workflow_id: str, n: int
+) -> dict[int, list[float]]:
+    """Sends into a chat session, as a chat client makes them: taking turns between a session of 10 messages and
+    one of 1,000, each run waited out. A send with a session reads what the run uses from the session (variables,
+    selected tools, tool configs), adds the user's message and lists the run there: none of it may grow with the
+    conversation."""
+    sizes = (10, 1000)
+    sessions = {size: await session_of(http, headers, size) for size in sizes}
+    out: dict[int, list[float]] = {size: [] for size in sizes}
+    for i in range(n):
+        for size in sizes:
+            await asyncio.sleep(PAUSE)
+            run = await one_run(platform, http, headers, workflow_id, f"chat {i}", sessions[size])
+            out[size].append(run["send"])
     return out
 
 
@@ -427,6 +473,12 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
         print(line("send → run_started on the WebSocket", quiet["ws"]))
         print(line("send → run_started stamped by the executor", quiet["stamp"]))
         print(line("floor: a GET through the gateway, one query", quiet["floor"]))
+
+        print(f"\n== sends into a chat session: {args.probes} each, taking turns between a short and a long one")
+        chat = await session_probes(platform, http, headers, workflow_id, args.probes)
+        print(line("send (202), session of 10 messages", chat[10]))
+        print(line("send (202), session of 1,000 messages", chat[1000]))
+        print(f"  1,000 messages / 10 messages, p50: x{pct(chat[1000], 50) / pct(chat[10], 50):.2f}")
 
         await asyncio.to_thread(bare_kickoff, -1)  # CrewAI imported and warm in this process before it counts
         print(

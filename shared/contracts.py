@@ -65,26 +65,15 @@ class ToolOut(_Upstream):
     definition: dict[str, Any] = Field(default_factory=dict)
 
 
-class SessionOut(_Upstream):
-    """The parts of `GET /sessions/{id}` a run needs."""
+class SessionRunSetup(_Upstream):
+    """`GET /sessions/{id}/run-setup` of the session service: what a run of the session uses."""
 
     session_id: uuid.UUID
     variables: dict[str, Any] = Field(default_factory=dict)
     # Catalogue ids or builtin names (`calculator`), as the session stores them.
     selected_tool_ids: list[str] = Field(default_factory=list)
-
-
-class ToolConfigOut(_Upstream):
-    tool_id: str
-    config: dict[str, Any] = Field(default_factory=dict)
-    updated_at: datetime | None = None
-
-
-class ToolConfigPage(_Upstream):
-    """`GET /sessions/{id}/tools/configs` of the session service."""
-
-    items: list[ToolConfigOut]
-    next_cursor: str | None = None
+    # tool_id → the session's config for it, merged over the tool's definition.
+    tool_configs: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class MessageOut(_Upstream):

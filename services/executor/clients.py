@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared import http
 from shared.auth import CurrentUser
-from shared.contracts import MessageOut, SessionOut, ToolConfigPage, ToolOut, WorkflowOut
+from shared.contracts import MessageOut, SessionRunSetup, ToolOut, WorkflowOut
 from shared.errors import EchoError, NotFound, ServiceUnavailable
 from shared.logging import request_id_var
 from shared.settings import Settings
@@ -24,7 +24,6 @@ from shared.settings import Settings
 log = logging.getLogger("echoai.executor.clients")
 
 M = TypeVar("M", bound=BaseModel)
-MAX_CONFIG_PAGES = 50
 
 
 def make_session() -> aiohttp.ClientSession:
@@ -103,33 +102,17 @@ class Upstream:
             raise self._unexpected("workflow", resp)
         return self._read("workflow", resp, ToolOut)
 
-    async def session(self, session_id: uuid.UUID) -> SessionOut:
-        resp = await self._call("session", "GET", f"/sessions/{session_id}")
+    async def run_setup(self, session_id: uuid.UUID) -> SessionRunSetup:
+        """Variables, selected tools and tool configs of the session in one call, without its messages."""
+        resp = await self._call("session", "GET", f"/sessions/{session_id}/run-setup")
         if resp.status_code == 404:
+            if _error_of(resp) != "session_not_found":
+                # The route itself is missing: a session service older than this executor (roll it out first).
+                raise self._unexpected("session", resp)
             raise NotFound(f"Session {session_id} does not exist (or is not yours).", error="session_not_found")
         if resp.status_code != 200:
             raise self._unexpected("session", resp)
-        return self._read("session", resp, SessionOut)
-
-    async def tool_configs(self, session_id: uuid.UUID) -> dict[str, dict[str, Any]]:
-        """tool_id → config, every page of the session's tool configs."""
-        configs: dict[str, dict[str, Any]] = {}
-        cursor: str | None = None
-        for _ in range(MAX_CONFIG_PAGES):
-            path = f"/sessions/{session_id}/tools/configs?limit=200"
-            if cursor:
-                path += f"&cursor={quote(cursor, safe='')}"
-            resp = await self._call("session", "GET", path)
-            if resp.status_code == 404:
-                return configs
-            if resp.status_code != 200:
-                raise self._unexpected("session", resp)
-            page = self._read("session", resp, ToolConfigPage)
-            configs.update(parse_configs(page))
-            cursor = page.next_cursor
-            if not cursor:
-                break
-        return configs
+        return self._read("session", resp, SessionRunSetup)
 
     async def add_message(
         self, session_id: uuid.UUID, *, content: str, run_id: uuid.UUID, metadata: dict[str, Any]
@@ -171,6 +154,8 @@ def _relayed(resp: Answer) -> EchoError:
     return relayed
 
 
-def parse_configs(page: ToolConfigPage) -> dict[str, dict[str, Any]]:
-    """The session service's `{items: [{tool_id, config}], next_cursor}` as tool_id → config."""
-    return {item.tool_id: item.config for item in page.items}
+def _error_of(resp: Answer) -> str | None:
+    try:
+        return str(resp.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -153,6 +153,14 @@ _DELETE_CONFIG = text(
 _LIST_CONFIGS = text(f"""SELECT coalesce(json_agg(j.body ORDER BY j.tool_id), '[]'::json)::text FROM (
     SELECT c.tool_id, {_CONFIG_JSON}::json AS body FROM session.session_tool_configs c
     WHERE c.session_id = :sid AND c.tool_id > :after ORDER BY c.tool_id LIMIT :limit) j""")
+# What a run of the session uses, without its messages: a send reads this, so its cost does not grow with the
+# conversation (the whole session would be read on every message of a chat).
+_RUN_SETUP = text(f"""SELECT json_build_object('session_id', s.session_id, 'variables', s.variables,
+    'selected_tool_ids', s.selected_tool_ids,
+    'tool_configs', (SELECT coalesce(json_object_agg(t.tool_id, t.config ORDER BY t.tool_id), '{{}}'::json) FROM (
+        SELECT c.tool_id, c.config FROM session.session_tool_configs c WHERE c.session_id = s.session_id
+        ORDER BY c.tool_id LIMIT :max_configs) t))::text
+FROM session.chat_sessions s WHERE {OWNED}""")
 
 
 @dataclass(frozen=True)
@@ -437,6 +445,12 @@ class SessionRepository:
         """A JSON array of tool configs by tool_id."""
         params = {"sid": session_id, "after": after, "limit": limit}
         return str((await self.session.execute(_LIST_CONFIGS, params)).scalar_one())
+
+    async def run_setup(self, user_id: uuid.UUID, session_id: uuid.UUID, *, max_configs: int) -> str | None:
+        """`RunSetupOut` as JSON text, one query; None when there is no such session of this user."""
+        params = {"sid": session_id, "uid": user_id, "max_configs": max_configs}
+        body = (await self.session.execute(_RUN_SETUP, params)).scalar_one_or_none()
+        return None if body is None else str(body)
 
     async def import_session(self, s: ImportedSession) -> int | None:
         """Write a whole session under its given ID (the legacy importer): the row, then its messages replaced.

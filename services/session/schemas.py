@@ -167,6 +167,16 @@ class ToolConfigOut(_Out):
     updated_at: Timestamp
 
 
+class RunSetupOut(_Out):
+    """What a run of the session uses (`GET /sessions/{id}/run-setup`): the executor reads this for every send."""
+
+    session_id: uuid.UUID
+    variables: dict[str, Any]
+    selected_tool_ids: list[str]
+    # tool_id → config, in tool_id order; at most `service.MAX_RUN_TOOL_CONFIGS` of them.
+    tool_configs: dict[str, dict[str, Any]]
+
+
 class ToolConfigPage(_Out):
     items: list[ToolConfigOut]
     next_cursor: str | None = None

@@ -23,6 +23,7 @@ from services.session.schemas import (
     MessageOut,
     MessagePage,
     RunIdsOut,
+    RunSetupOut,
     SessionCreate,
     SessionOut,
     SessionPage,
@@ -47,6 +48,8 @@ MAX_MESSAGES = 20_000
 MAX_SESSION_CONTENT_BYTES = 16 * 1024 * 1024
 # A run's answer is never refused, only cut at this size.
 MAX_RUN_OUTPUT_BYTES = 1024 * 1024
+# The tool configs a run sees (by tool_id); a session with more is not what configs are for.
+MAX_RUN_TOOL_CONFIGS = 10_000
 
 _SESSION_NOT_FOUND = "No session with this id exists for your account; list yours with GET /sessions."
 
@@ -281,6 +284,13 @@ class SessionService:
         rows = await self.repo.list_tool_configs(session_id, after=after, limit=limit + 1)
         items, next_cursor = split_page(_TOOL_CONFIGS.validate_json(rows), limit, lambda c: {"tool_id": c.tool_id})
         return ToolConfigPage(items=items, next_cursor=next_cursor)
+
+    async def run_setup(self, user_id: uuid.UUID, session_id: uuid.UUID) -> Checked[RunSetupOut]:
+        """Variables, selected tools and tool configs in one query, without the messages: read on every send."""
+        body = await self.repo.run_setup(user_id, session_id, max_configs=MAX_RUN_TOOL_CONFIGS)
+        if body is None:
+            raise _not_found()
+        return check(RunSetupOut, body)
 
     # Run outcomes (from the broker)
 

@@ -177,6 +177,55 @@ async def test_failing_step_fails_the_run(platform: Platform, gateway: httpx.Cli
     assert messages[0]["role"] == "user" and messages[1]["run_id"] == run_id
 
 
+async def test_a_run_uses_its_sessions_variables_and_tools(platform: Platform, gateway: httpx.Client) -> None:
+    """A send reads the session's run setup (`GET /sessions/{id}/run-setup`): its variables fill the task's
+    placeholders unless the request's inputs say otherwise, and its selected tools join every agent's."""
+    headers = register_and_login(gateway, f"runs-setup-{uuid.uuid4().hex[:6]}@example.com")
+    workflow = _workflow(
+        gateway, headers, {"agents": [_agent("r", "Researcher", "Research {message} at {place}; use calculator: 2+3")]}
+    )
+    r = gateway.post("/sessions", json={"title": "setup", "variables": {"place": "the harbour"}}, headers=headers)
+    session_id = r.json()["session_id"]
+    assert gateway.post(f"/sessions/{session_id}/tools", json={"tool_ids": ["calculator"]}, headers=headers).is_success
+    for i in range(3):  # a conversation already under way
+        gateway.post(f"/sessions/{session_id}/messages", json={"role": "user", "content": f"m{i}"}, headers=headers)
+
+    outputs = []
+    for inputs in ({}, {"place": "the pier"}):
+        body = {"workflow_id": workflow["workflow_id"], "message": "tides", "session_id": session_id, "inputs": inputs}
+        r = gateway.post("/workflows/chat/send", json=body, headers=headers)
+        assert r.status_code == 202, r.text
+        run = _finished(gateway, r.json()["run_id"], headers)
+        assert run["status"] == "completed", run
+        outputs.append(run["output"])
+    assert "Research tides at the harbour" in outputs[0] and "[calculator(2+3) = 5]" in outputs[0], outputs[0]
+    assert "Research tides at the pier" in outputs[1], outputs[1]
+
+
+def test_the_session_lists_a_run_right_after_its_send(gateway: httpx.Client) -> None:
+    """The run is listed on its session just after the 202 (not awaited by it), and without waiting for the run's
+    outcome: this run pauses for a person, so only the send can have listed it."""
+    headers = register_and_login(gateway, f"runs-listed-{uuid.uuid4().hex[:6]}@example.com")
+    workflow = _workflow(
+        gateway, headers, {"agents": [_agent("r", "Reviewer", "Check {message}", hitl={"mode": "approval"})]}
+    )
+    session_id = _session(gateway, headers)
+    body = {"workflow_id": workflow["workflow_id"], "message": "it", "session_id": session_id}
+    r = gateway.post("/workflows/chat/send", json=body, headers=headers)
+    assert r.status_code == 202, r.text
+    run_id = r.json()["run_id"]
+    deadline = time.monotonic() + 10
+    while gateway.get(f"/sessions/{session_id}", headers=headers).json()["run_ids"] != [run_id]:
+        assert time.monotonic() < deadline, "the session never listed the run"
+        time.sleep(0.02)
+    while gateway.get(f"/executions/{run_id}", headers=headers).json()["status"] != "paused":
+        assert time.monotonic() < deadline, "the run never paused"
+        time.sleep(0.05)
+    messages = gateway.get(f"/sessions/{session_id}", headers=headers).json()["messages"]
+    assert [m["role"] for m in messages] == ["user"]  # no outcome yet: the send listed the run
+    assert gateway.post(f"/executions/{run_id}/cancel", headers=headers).status_code == 202
+
+
 def test_send_checks_ownership_and_definition(gateway: httpx.Client) -> None:
     owner = register_and_login(gateway, f"runs-own-{uuid.uuid4().hex[:6]}@example.com")
     other = register_and_login(gateway, f"runs-other-{uuid.uuid4().hex[:6]}@example.com")

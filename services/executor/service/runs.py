@@ -98,6 +98,7 @@ class RunService:
         self.broker = broker
         self.settings = settings
         self.user = user
+        self._sent: RunRequestV1 | None = None
 
     async def send(self, body: SendIn) -> SendOut:
         """Two waits side by side: publishing a `RunQueuedV1` under the send lock the request's connection
@@ -107,7 +108,8 @@ class RunService:
         one statement that commits on its own (`SendRepository.insert`), so a send writes nothing it would have to
         roll back. A failure before it is undone: the message is taken back, and a `RunQueuedV1` that reached the
         broker finds no row and is dropped by the consumer, which looks for the row only once this send has ended
-        (the send lock, and `sends.py` for a consumer in this process)."""
+        (the send lock, and `sends.py` for a consumer in this process). Listing the run on its session waits for
+        `after_answer`."""
         if not self.broker.connected:
             raise broker_down()
         run_id = self.slot.run_id
@@ -132,7 +134,7 @@ class RunService:
         if failure is not None:
             await self._undo(request, added if isinstance(added, uuid.UUID) else None)
             raise failure
-        await self._note_run_on_session(request)
+        self._sent = request
         return SendOut(run_id=request.run_id, workflow_id=request.workflow_id, session_id=request.session_id)
 
     async def _queue(self, run_id: uuid.UUID) -> None:
@@ -177,10 +179,8 @@ class RunService:
     async def _session_context(self, session_id: uuid.UUID | None) -> SessionContext:
         if session_id is None:
             return SessionContext()
-        session, configs = await asyncio.gather(
-            self.upstream.session(session_id), self.upstream.tool_configs(session_id)
-        )
-        return SessionContext(session.variables, list(session.selected_tool_ids), configs)
+        setup = await self.upstream.run_setup(session_id)
+        return SessionContext(setup.variables, list(setup.selected_tool_ids), setup.tool_configs)
 
     def _plan(self, definition: dict[str, Any], message: str, inputs: dict[str, Any], selected: list[str]) -> Plan:
         try:
@@ -248,10 +248,14 @@ class RunService:
             request_json=request.model_dump_json(),
         )
 
-    # --- once the row is written --------------------------------------------------------------------------
-    async def _note_run_on_session(self, request: RunRequestV1) -> None:
-        """The session lists the run; a failure is logged and never undoes the send (the run is queued)."""
-        if request.session_id is None:
+    # --- once the answer is out -----------------------------------------------------------------------------
+    async def after_answer(self) -> None:
+        """The session lists the run (`POST /sessions/{id}/run`), after the 202 has gone out: a chat send does not
+        wait for a third call to the session service. Nothing is lost if this executor stops first: the run's
+        outcome, appended to the session when the run ends, lists the run too. A failure is logged and never
+        undoes the send (the run is queued)."""
+        request = self._sent
+        if request is None or request.session_id is None:
             return
         try:
             await self.upstream.record_run(request.session_id, request.run_id)

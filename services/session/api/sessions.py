@@ -12,6 +12,7 @@ from services.session.schemas import (
     JsonObject,
     RunIdsOut,
     RunIn,
+    RunSetupOut,
     SessionCreate,
     SessionOut,
     SessionPage,
@@ -93,6 +94,15 @@ async def list_tool_configs(
     session_id: uuid.UUID, user: User, sessions: SessionReadsDep, limit: LimitParam = 50, cursor: CursorParam = None
 ) -> ToolConfigPage:
     return await sessions.list_tool_configs(user.user_id, session_id, limit=limit, cursor=cursor)
+
+
+@router.get(
+    "/{session_id}/run-setup",
+    response_model=RunSetupOut,
+    summary="What a run of this session uses: variables, selected tools, tool configs (no messages)",
+)
+async def run_setup(session_id: uuid.UUID, user: User, sessions: SessionReadsDep) -> Response:
+    return send(await sessions.run_setup(user.user_id, session_id))
 
 
 @router.put("/{session_id}/tools/{tool_id}/config", summary="Set (upsert) a tool config")

@@ -277,6 +277,35 @@ async def test_tool_configs_upsert_list_delete(client: httpx.AsyncClient, alice:
         assert r.status_code in (413, 422), r.text
 
 
+async def test_run_setup_is_what_a_run_uses_without_the_messages(
+    client: httpx.AsyncClient, alice: dict[str, str], bob: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = (await new_session(client, alice, variables={"topic": "tides"}))["session_id"]
+    empty = (await client.get(f"/sessions/{sid}/run-setup", headers=alice)).json()
+    assert empty == {"session_id": sid, "variables": {"topic": "tides"}, "selected_tool_ids": [], "tool_configs": {}}
+
+    await client.post(f"/sessions/{sid}/tools", json={"tool_ids": ["web", "calculator"]}, headers=alice)
+    for tool in ["zeta", "web", "alpha"]:
+        await client.put(f"/sessions/{sid}/tools/{tool}/config", json={"config": {"t": tool}}, headers=alice)
+    for i in range(30):
+        await client.post(f"/sessions/{sid}/messages", json={"role": "user", "content": f"m{i}" * 50}, headers=alice)
+    r = await client.get(f"/sessions/{sid}/run-setup", headers=alice)
+    assert r.status_code == 200, r.text
+    setup = r.json()
+    assert setup["selected_tool_ids"] == ["web", "calculator"] and setup["variables"] == {"topic": "tides"}
+    assert list(setup["tool_configs"]) == ["alpha", "web", "zeta"] and setup["tool_configs"]["web"] == {"t": "web"}
+    # The conversation is not in it, so a send's read does not grow with the session.
+    assert "messages" not in setup and len(r.content) < 300
+
+    monkeypatch.setattr("services.session.service.MAX_RUN_TOOL_CONFIGS", 2)
+    capped = (await client.get(f"/sessions/{sid}/run-setup", headers=alice)).json()
+    assert list(capped["tool_configs"]) == ["alpha", "web"]
+
+    for headers, path in [(bob, sid), (alice, str(uuid.uuid4()))]:
+        r = await client.get(f"/sessions/{path}/run-setup", headers=headers)
+        assert r.status_code == 404 and r.json()["error"] == "session_not_found", r.text
+
+
 async def test_run_ids_are_recorded_once(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
     sid = (await new_session(client, alice))["session_id"]
     run1, run2 = str(uuid.uuid4()), str(uuid.uuid4())

@@ -14,6 +14,7 @@ from services.session.schemas import (
     MessageOut,
     MessagePage,
     RunIdsOut,
+    RunSetupOut,
     SessionOut,
     SessionPage,
     ToolConfigOut,
@@ -38,6 +39,7 @@ DECLARED: dict[tuple[str, str], type[BaseModel]] = {
     ("post", "/sessions/{session_id}/messages"): MessageOut,
     ("get", "/sessions/{session_id}/messages"): MessagePage,
     ("post", "/sessions/{session_id}/run"): RunIdsOut,
+    ("get", "/sessions/{session_id}/run-setup"): RunSetupOut,
 }
 
 
@@ -79,6 +81,8 @@ async def test_every_body_validates_against_its_declared_model(
     await call("PUT", f"{path}/tools/t1/config", f"{base}/tools/{{tool_id}}/config", json={"config": {"k": 1}})
     await call("GET", f"{path}/tools/configs", f"{base}/tools/configs")
     await call("POST", f"{path}/run", f"{base}/run", json={"run_id": str(run)})
+    setup = await call("GET", f"{path}/run-setup", f"{base}/run-setup")
+    assert isinstance(setup, RunSetupOut) and setup.tool_configs == {"t1": {"k": 1}}
     page = await call("GET", f"{path}/messages", f"{base}/messages")
     assert isinstance(page, MessagePage) and page.items == [message] and page.last_seq == 1
     full = await call("GET", path, base)

@@ -3,10 +3,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from services.executor.clients import parse_configs
 from services.executor.domain import echo
 from services.executor.domain.arith import ArithmeticError_, evaluate
-from shared.contracts import ToolConfigPage
+from shared.contracts import SessionRunSetup
 
 
 @pytest.mark.parametrize(
@@ -78,13 +77,17 @@ def test_echo_calls_tools_one_directive_per_turn_then_answers() -> None:
     assert "Final Answer: Analyst: Do it; use calculator: 2+3." in final
 
 
-def test_parse_configs_reads_exactly_the_session_services_page() -> None:
-    body = {"items": [{"tool_id": "t1", "config": {"a": 1}, "created_at": "2026-01-01T00:00:00Z"}], "next_cursor": None}
-    assert parse_configs(ToolConfigPage.model_validate(body)) == {"t1": {"a": 1}}
+def test_run_setup_reads_exactly_the_session_services_answer() -> None:
+    sid = "6f1c1f3e-0000-4000-8000-000000000001"
+    body = {"session_id": sid, "variables": {"v": 1}, "selected_tool_ids": ["t1"], "tool_configs": {"t1": {"a": 1}}}
+    setup = SessionRunSetup.model_validate(body)
+    assert (setup.variables, setup.selected_tool_ids, setup.tool_configs) == ({"v": 1}, ["t1"], {"t1": {"a": 1}})
     # Any other shape is not what the session service sends: refused, not guessed at.
-    for other in ({"t1": {"a": 1}}, {"configs": {"t1": {"a": 1}}}, [{"tool_id": "t1", "config": {}}], "nonsense"):
+    for configs in ([{"tool_id": "t1", "config": {}}], {"t1": "not an object"}, "nonsense"):
         with pytest.raises(ValidationError):
-            ToolConfigPage.model_validate(other)
+            SessionRunSetup.model_validate({**body, "tool_configs": configs})
+    with pytest.raises(ValidationError):
+        SessionRunSetup.model_validate({"variables": {}})
 
 
 def test_echo_repeats_its_context_only_when_asked() -> None:

@@ -1,0 +1,62 @@
+"""`Upstream.run_setup` against a small aiohttp server answering as the session service would (or as an older one,
+without the route, would)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from services.executor.clients import Upstream
+from shared.auth import CurrentUser
+from shared.errors import NotFound, ServiceUnavailable
+from shared.settings import Settings
+
+KNOWN = uuid.uuid4()
+SETUP = {"session_id": str(KNOWN), "variables": {"v": 1}, "selected_tool_ids": ["t"], "tool_configs": {"t": {"k": 2}}}
+
+
+async def _run_setup(request: web.Request) -> web.Response:
+    if request.match_info["sid"] == str(KNOWN):
+        return web.json_response(SETUP)
+    return web.json_response({"error": "session_not_found", "detail": "No session with this id."}, status=404)
+
+
+async def _no_such_route(_: web.Request) -> web.Response:
+    return web.json_response({"error": "not_found", "detail": "Not Found"}, status=404)
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[Upstream]:
+    app = web.Application()
+    app.router.add_get("/sessions/{sid}/run-setup", _run_setup)
+    app.router.add_get("/old/sessions/{sid}/run-setup", _no_such_route)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    async with aiohttp.ClientSession() as http:
+        yield Upstream(http, Settings(session_url=f"http://127.0.0.1:{port}"), CurrentUser(uuid.uuid4(), token="t"))
+    await runner.cleanup()
+
+
+async def test_run_setup_is_read_in_one_call(upstream: Upstream) -> None:
+    setup = await upstream.run_setup(KNOWN)
+    assert (setup.variables, setup.selected_tool_ids, setup.tool_configs) == ({"v": 1}, ["t"], {"t": {"k": 2}})
+
+
+async def test_a_missing_session_is_a_404_for_the_caller(upstream: Upstream) -> None:
+    with pytest.raises(NotFound) as caught:
+        await upstream.run_setup(uuid.uuid4())
+    assert caught.value.error == "session_not_found"
+
+
+async def test_a_session_service_without_the_route_is_not_taken_for_a_missing_session(upstream: Upstream) -> None:
+    upstream.settings = Settings(session_url=upstream.settings.service_url("session") + "/old")
+    with pytest.raises(ServiceUnavailable) as caught:
+        await upstream.run_setup(KNOWN)
+    assert caught.value.error == "upstream_error"
