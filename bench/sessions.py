@@ -11,7 +11,8 @@ namespace of its own (deleted at the end):
 Then, with `--concurrency` clients in this process: appends, reads of a 20-message and of a 1,000-message
 session (through the gateway, straight to the session service, and on the bare app), the append latency at
 10, 1,000 and 10,000 messages in one session, and the WAL written by 1,000 appends to a session of 5,000
-messages, for the old storage (the JSONB-array append it replaced, reproduced here) and this one. A summary
+messages, and by listing 1,000 runs on a session that lists 5,000, for the old storage (the JSONB-array
+appends it replaced, reproduced here) and this one. A summary
 prints the ratios the service is held to, each beside its baseline from the same run. The lines of one group
 take turns in rounds so that other load on the machine falls on all of them alike. Services log at WARNING
 (no access lines). On a 2-core machine the client, the gateway, the services and PostgreSQL share the cores,
@@ -72,7 +73,9 @@ FROM n
 RETURNING (SELECT version FROM n) AS version, {MESSAGE_JSON}::text AS body"""
 BARE_READ = f"""SELECT s.version, json_build_object('session_id', s.session_id, 'title', s.title,
     'context_type', s.context_type, 'context_id', s.context_id, 'variables', s.variables,
-    'selected_tool_ids', s.selected_tool_ids, 'run_ids', s.run_ids,
+    'selected_tool_ids', s.selected_tool_ids,
+    'run_ids', (SELECT coalesce(json_agg(r.run_id ORDER BY r.position), '[]'::json)
+                FROM session.session_runs r WHERE r.session_id = s.session_id),
     'messages', (SELECT coalesce(json_agg({MESSAGE_JSON} ORDER BY m.seq), '[]'::json)
                  FROM session.messages m WHERE m.session_id = s.session_id),
     'message_count', s.message_count, 'created_at', {ISO.format("s.created_at")},
@@ -89,13 +92,29 @@ UPDATE session.chat_sessions SET message_count = $2, content_bytes = (SELECT sum
     version = version + 1, updated_at = now()
 WHERE session_id = $1"""
 
+# Listing a run (`POST /sessions/{id}/run`), the service's statement; and a session already listing $2 runs.
+BARE_RECORD_RUN = """WITH n AS (
+    UPDATE session.chat_sessions s SET run_count = s.run_count + 1, version = s.version + 1, updated_at = now()
+    WHERE s.session_id = $1 AND s.user_id = $2 AND NOT EXISTS (
+        SELECT 1 FROM session.session_runs r WHERE r.session_id = s.session_id AND r.run_id = $3)
+    RETURNING s.session_id, s.run_count, s.version)
+INSERT INTO session.session_runs (session_id, run_id, position)
+SELECT n.session_id, $3, n.run_count FROM n
+ON CONFLICT (session_id, run_id) DO NOTHING
+RETURNING (SELECT version FROM n)"""
+FILL_RUNS = """WITH r AS (
+    INSERT INTO session.session_runs (session_id, run_id, position)
+    SELECT $1, gen_random_uuid(), i FROM generate_series(1, $2::int) i)
+UPDATE session.chat_sessions SET run_count = $2, version = version + 1 WHERE session_id = $1"""
+
 # The storage before messages became rows, kept here as the write-amplification baseline: the messages of a
 # session as one JSONB array on its row (lz4, as it was), and the append statement it took.
 OLD_SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS bench;
 CREATE TABLE bench.sessions (
     id uuid PRIMARY KEY, message_count integer NOT NULL DEFAULT 0, messages jsonb NOT NULL DEFAULT '[]',
-    version bigint NOT NULL DEFAULT 1, updated_at timestamptz NOT NULL DEFAULT now());
+    run_ids jsonb NOT NULL DEFAULT '[]', version bigint NOT NULL DEFAULT 1,
+    updated_at timestamptz NOT NULL DEFAULT now());
 ALTER TABLE bench.sessions ALTER COLUMN messages SET COMPRESSION lz4;
 """
 OLD_APPEND = f"""UPDATE bench.sessions SET message_count = message_count + 1, version = version + 1,
@@ -104,6 +123,12 @@ OLD_APPEND = f"""UPDATE bench.sessions SET message_count = message_count + 1, ve
         'seq', message_count + 1, 'role', $2::text, 'content', $3::text, 'metadata', '{{}}'::jsonb, 'run_id', NULL,
         'created_at', {ISO.format("clock_timestamp()")}))
 WHERE id = $1 RETURNING (messages -> -1)::text"""
+# Run ids were a JSONB array on the session row as well, until they became rows too.
+OLD_RECORD_RUN = """UPDATE bench.sessions SET run_ids = run_ids || jsonb_build_array($2::text), version = version + 1,
+    updated_at = now()
+WHERE id = $1 AND NOT run_ids @> jsonb_build_array($2::text)"""
+OLD_FILL_RUNS = """UPDATE bench.sessions
+SET run_ids = (SELECT jsonb_agg(gen_random_uuid()::text) FROM generate_series(1, $2::int)) WHERE id = $1"""
 OLD_FILL = f"""UPDATE bench.sessions SET messages = f.m, message_count = $2, updated_at = now()
     FROM (SELECT jsonb_agg(jsonb_build_object('message_id', gen_random_uuid()::text, 'seq', i,
         'role', CASE WHEN i % 2 = 1 THEN 'user' ELSE 'assistant' END, 'content', 'message ' || i || ': ' || $3::text,
@@ -391,6 +416,31 @@ async def run(
         summary.append(
             f"  WAL for {k:,} appends at 5,000 messages:        {new / 1e6:.1f} MB vs "
             f"{old_wal / 1e6:.1f} MB for the old storage ({old_wal / new:.0f}x less)"
+        )
+
+        print(f"\nWrite amplification: WAL for listing {k:,} runs in a row on a session already listing 5,000")
+        await db.execute(OLD_FILL_RUNS, old_sid, 5000)
+
+        async def old_record() -> object:
+            return await db.execute(OLD_RECORD_RUN, old_sid, str(uuid.uuid4()))
+
+        old_runs_wal = await wal_of(db, old_record, k)
+        new_runs_wal = []
+        for _ in range(3):
+            sid = uuid.UUID(await service_session(0))
+            await db.execute(FILL_RUNS, sid, 5000)
+
+            async def new_record(sid: uuid.UUID = sid) -> object:
+                return await db.execute(BARE_RECORD_RUN, sid, user_id, uuid.uuid4())
+
+            new_runs_wal.append(await wal_of(db, new_record, k))
+        new_runs = min(new_runs_wal)
+        old_per_run = old_runs_wal / k
+        print(f"  old storage (the JSONB-array append): {old_runs_wal / 1e6:10.1f} MB  ({old_per_run:,.0f} B per run)")
+        print(f"  runs as rows (this service):          {new_runs / 1e6:10.1f} MB  ({new_runs / k:,.0f} B per run)")
+        summary.append(
+            f"  WAL for listing {k:,} runs at 5,000 runs:       {new_runs / 1e6:.1f} MB vs "
+            f"{old_runs_wal / 1e6:.1f} MB for the old storage ({old_runs_wal / new_runs:.0f}x less)"
         )
         print("\nSummary, each beside its baseline from this run:")
         print("\n".join(summary))

@@ -4,7 +4,9 @@ Invariants the repository keeps (and anything importing sessions must keep too):
 - a session's messages have `seq` 1, 2, ..., `message_count` with no gap, so a page is a primary-key range;
 - `version` goes up by one with every change of the session (its row or its messages) and never down: cache
   entries are keyed by it;
-- `content_bytes` is the sum of the UTF-8 sizes of the message contents (the session size guard).
+- `content_bytes` is the sum of the UTF-8 sizes of the message contents (the session size guard);
+- a session's runs have distinct `position`s, each at most `run_count`, in the order they were listed (gaps
+  allowed: two requests listing the same run at once may both take a position, and one of them is not used).
 
 Appends lock the session row (the `UPDATE` that takes the next seq from `message_count`), so concurrent appends
 of one session queue up there and get distinct, gap-free seqs; the message row itself is a plain `INSERT`.
@@ -47,9 +49,10 @@ class ChatSession(Base):
     context_id: Mapped[str | None] = mapped_column(String(200))
     variables: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     selected_tool_ids: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
-    run_ids: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     message_count: Mapped[int] = mapped_column(Integer, server_default="0")
     content_bytes: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # The position the next listed run takes (`SessionRun.position`); runs are never unlisted.
+    run_count: Mapped[int] = mapped_column(Integer, server_default="0")
     version: Mapped[int] = mapped_column(BigInteger, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -77,6 +80,19 @@ class Message(Base):
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default=text("'{}'::jsonb"))
     run_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SessionRun(Base):
+    """A run of the session (`run_ids` in the API, in `position` order); listing one writes only this row."""
+
+    __tablename__ = "session_runs"
+    __table_args__ = (CheckConstraint("position > 0", name="position"),)
+
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(ChatSession.session_id, ondelete="CASCADE"), primary_key=True
+    )
+    run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
 
 
 class SessionToolConfig(Base):

@@ -39,6 +39,11 @@ _ALL_MESSAGES = f"""(SELECT coalesce(json_agg({MESSAGE_JSON} ORDER BY m.seq), '[
     FROM session.messages m WHERE m.session_id = s.session_id)"""
 
 
+# A session's run ids in the order they were listed.
+_RUN_IDS_JSON = """(SELECT coalesce(json_agg(r.run_id ORDER BY r.position), '[]'::json)
+    FROM session.session_runs r WHERE r.session_id = s.session_id)"""
+
+
 def _session_json(messages: str | None) -> str:
     fields = [
         "'session_id', s.session_id",
@@ -47,7 +52,7 @@ def _session_json(messages: str | None) -> str:
         "'context_id', s.context_id",
         "'variables', s.variables",
         "'selected_tool_ids', s.selected_tool_ids",
-        "'run_ids', s.run_ids",
+        f"'run_ids', {_RUN_IDS_JSON}",
         *([f"'messages', {messages}"] if messages else []),
         "'message_count', s.message_count",
         f"'created_at', {_iso('s.created_at')}",
@@ -84,11 +89,18 @@ RETURNING s.version, s.variables::text AS body""")
 _TOOLS = text(f"""UPDATE session.chat_sessions s SET selected_tool_ids = CAST(:tools AS jsonb), {BUMP}
 WHERE {OWNED} RETURNING s.version, s.selected_tool_ids::text AS body""")
 # Unchanged (and no version bump) when the run is already recorded.
-_RECORD_RUN = text(f"""UPDATE session.chat_sessions s
-SET run_ids = s.run_ids || jsonb_build_array(CAST(:run_id AS text)), {BUMP}
-WHERE {OWNED} AND NOT s.run_ids @> jsonb_build_array(CAST(:run_id AS text))
-RETURNING s.version, s.run_ids::text AS body""")
-_RUN_IDS = text(f"SELECT s.version, s.run_ids::text AS body FROM session.chat_sessions s WHERE {OWNED}")
+# Listing a run writes one row: the UPDATE takes the session row's lock and the next position (as an append takes
+# the next seq), the INSERT writes the run. Nothing changes when the run is already listed.
+_RECORD_RUN = text(f"""WITH n AS (
+    UPDATE session.chat_sessions s SET run_count = s.run_count + 1, {BUMP}
+    WHERE {OWNED} AND NOT EXISTS (
+        SELECT 1 FROM session.session_runs r WHERE r.session_id = s.session_id AND r.run_id = CAST(:run_id AS uuid))
+    RETURNING s.session_id, s.run_count, s.version)
+INSERT INTO session.session_runs (session_id, run_id, position)
+SELECT n.session_id, CAST(:run_id AS uuid), n.run_count FROM n
+ON CONFLICT (session_id, run_id) DO NOTHING
+RETURNING (SELECT version FROM n)""")
+_RUN_IDS = text(f"SELECT s.version, {_RUN_IDS_JSON}::text AS body FROM session.chat_sessions s WHERE {OWNED}")
 
 _INSERT_MESSAGE = """INSERT INTO session.messages AS m (session_id, seq, message_id, role, content, metadata, run_id,
     created_at)
@@ -114,12 +126,17 @@ _SIZE = text(f"SELECT s.message_count, s.content_bytes FROM session.chat_session
 _APPEND_RUN_OUTCOME = text(f"""WITH n AS (
     UPDATE session.chat_sessions s
     SET message_count = s.message_count + 1, content_bytes = s.content_bytes + :nbytes, {BUMP},
-        run_ids = CASE WHEN s.run_ids @> jsonb_build_array(CAST(:run_key AS text)) THEN s.run_ids
-                       ELSE s.run_ids || jsonb_build_array(CAST(:run_key AS text)) END
+        run_count = s.run_count + CASE WHEN EXISTS (SELECT 1 FROM session.session_runs r
+            WHERE r.session_id = s.session_id AND r.run_id = CAST(:run_id AS uuid)) THEN 0 ELSE 1 END
     WHERE {OWNED} AND NOT EXISTS (
         SELECT 1 FROM session.messages m
         WHERE m.session_id = s.session_id AND m.run_id = CAST(:run_id AS uuid) AND m.role = CAST(:role AS text))
-    RETURNING s.session_id, s.message_count, s.version)
+    RETURNING s.session_id, s.message_count, s.run_count, s.version),
+-- The run is listed too, if it was not (its send lists it, but that executor may have stopped first).
+listed AS (
+    INSERT INTO session.session_runs (session_id, run_id, position)
+    SELECT n.session_id, CAST(:run_id AS uuid), n.run_count FROM n
+    ON CONFLICT (session_id, run_id) DO NOTHING)
 {_INSERT_MESSAGE}
 RETURNING (SELECT version FROM n)""")
 # Run after `_LOCK` (which gave the latest seq): only the latest message may go, so seq stays gap-free.
@@ -222,18 +239,24 @@ class ImportedSession:
 # hold. A replace goes up by one, as every other change of a session does.
 _IMPORT = text("""
 INSERT INTO session.chat_sessions AS s (session_id, user_id, title, context_type, context_id, variables,
-    selected_tool_ids, run_ids, message_count, content_bytes, created_at, updated_at, version)
-VALUES (:sid, :uid, :title, :ctype, :cid, CAST(:variables AS jsonb), CAST(:tools AS jsonb), CAST(:run_ids AS jsonb),
-    jsonb_array_length(CAST(:messages AS jsonb)), :nbytes, :created_at, :updated_at,
+    selected_tool_ids, run_count, message_count, content_bytes, created_at, updated_at, version)
+VALUES (:sid, :uid, :title, :ctype, :cid, CAST(:variables AS jsonb), CAST(:tools AS jsonb),
+    jsonb_array_length(CAST(:run_ids AS jsonb)), jsonb_array_length(CAST(:messages AS jsonb)), :nbytes, :created_at,
+    :updated_at,
     (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)
 ON CONFLICT (session_id) DO UPDATE SET title = EXCLUDED.title, context_type = EXCLUDED.context_type,
     context_id = EXCLUDED.context_id, variables = EXCLUDED.variables, selected_tool_ids = EXCLUDED.selected_tool_ids,
-    run_ids = EXCLUDED.run_ids, message_count = EXCLUDED.message_count,
+    run_count = EXCLUDED.run_count, message_count = EXCLUDED.message_count,
     content_bytes = EXCLUDED.content_bytes, created_at = EXCLUDED.created_at, updated_at = now(),
     version = s.version + 1
 WHERE s.user_id = EXCLUDED.user_id
 RETURNING s.version""")
 _IMPORT_CLEAR = text("DELETE FROM session.messages WHERE session_id = :sid")
+_IMPORT_CLEAR_RUNS = text("DELETE FROM session.session_runs WHERE session_id = :sid")
+_IMPORT_RUNS = text("""
+INSERT INTO session.session_runs (session_id, run_id, position)
+SELECT :sid, e.run_id::uuid, e.ord::integer
+FROM jsonb_array_elements_text(CAST(:run_ids AS jsonb)) WITH ORDINALITY AS e(run_id, ord)""")
 # The messages in their given order; seq is the position (the same rule the service keeps).
 _IMPORT_MESSAGES = text("""
 INSERT INTO session.messages (session_id, seq, message_id, role, content, metadata, run_id, created_at)
@@ -338,11 +361,10 @@ class SessionRepository:
         self, user_id: uuid.UUID, session_id: uuid.UUID, run_id: uuid.UUID
     ) -> tuple[Versioned | None, bool]:
         """(run_ids, changed); (None, False) when there is no such session of this user."""
-        params = {"sid": session_id, "uid": user_id, "run_id": str(run_id)}
-        changed = await self._versioned(_RECORD_RUN, **params)
-        if changed is not None:
-            return changed, True
-        return await self._versioned(_RUN_IDS, **params), False
+        params = {"sid": session_id, "uid": user_id, "run_id": run_id}
+        changed = await self._scalar(_RECORD_RUN, **params) is not None
+        # A statement of its own: the CTE above reads the runs as they were before its INSERT.
+        return await self._versioned(_RUN_IDS, sid=session_id, uid=user_id), changed
 
     async def append(
         self,
@@ -403,7 +425,6 @@ class SessionRepository:
             content=content,
             metadata=_dumps(metadata),
             run_id=run_id,
-            run_key=str(run_id),
             nbytes=len(content.encode()),
         )
 
@@ -476,4 +497,6 @@ class SessionRepository:
             return None
         await self.session.execute(_IMPORT_CLEAR, {"sid": s.session_id})
         await self.session.execute(_IMPORT_MESSAGES, {"sid": s.session_id, "messages": params["messages"]})
+        await self.session.execute(_IMPORT_CLEAR_RUNS, {"sid": s.session_id})
+        await self.session.execute(_IMPORT_RUNS, {"sid": s.session_id, "run_ids": params["run_ids"]})
         return int(version)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 
@@ -319,6 +320,22 @@ async def test_run_ids_are_recorded_once(client: httpx.AsyncClient, alice: dict[
     assert r.json() == {"run_ids": [run1, run2]}
     assert (await client.get(f"/sessions/{sid}", headers=alice)).json()["run_ids"] == [run1, run2]
     assert (await client.post(f"/sessions/{sid}/run", json={"run_id": "nope"}, headers=alice)).status_code == 422
+
+
+async def test_runs_listed_at_once_are_each_listed_once(client: httpx.AsyncClient, alice: dict[str, str]) -> None:
+    sid = (await new_session(client, alice))["session_id"]
+    runs = [str(uuid.uuid4()) for _ in range(40)]
+    # Every run twice, all at once: each lands once, whoever wins the session row's lock.
+    answers = await asyncio.gather(
+        *(client.post(f"/sessions/{sid}/run", json={"run_id": run}, headers=alice) for run in runs + runs)
+    )
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers if a.status_code != 200]
+    listed = (await client.get(f"/sessions/{sid}", headers=alice)).json()["run_ids"]
+    assert sorted(listed) == sorted(runs)
+    # Listed in the order the lock let them in: the last answer of each run shows every run listed before it.
+    for answer in answers:
+        shown = answer.json()["run_ids"]
+        assert shown == listed[: len(shown)]
 
 
 async def test_list_newest_activity_first_without_messages(client: httpx.AsyncClient) -> None:
