@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -7,6 +8,7 @@ from fastapi import FastAPI
 
 from services.session import consumer
 from services.session.api import messages, sessions
+from services.session.caching import drops_in_flight
 from shared.service import create_service_app
 from shared.settings import Settings
 
@@ -19,6 +21,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await consumer.stop(app)
+        # The last writes' cache deletes, before the cache client closes under them.
+        await asyncio.gather(*drops_in_flight(), return_exceptions=True)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -13,13 +13,16 @@ older version than the committed one:
   version's key, which no later read asks for;
 - invalidations lost while Memcached was unreachable, evictions or a restart of Memcached cannot surface an
   old body either.
-Writes still delete the previous version's entry after the commit, to give the memory back early. With
+Writes still delete the previous version's entry after the commit, to give the memory back early; the answer
+does not wait for that delete (a thread hop and a Memcached round trip on every write), since nothing depends on
+it. With
 Memcached off or its breaker open, a read is one query. Each read that asks Memcached (or would, but the
 breaker is open) is counted in `echoai_cache_requests_total{result}`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -37,6 +40,13 @@ SCHEMA = "v2"  # bump when the shape of a cached body changes (v2: checked bodie
 Loader = Callable[[], Awaitable[tuple[int, bytes] | None]]
 # The current version, and the body itself when the session is small enough to be read inline.
 Prober = Callable[[], Awaitable[tuple[int, bytes | None] | None]]
+
+# Deletes of superseded entries still going on: the event loop keeps only weak references to tasks.
+_DROPS: set[asyncio.Task[bool]] = set()
+
+
+def drops_in_flight() -> set[asyncio.Task[bool]]:
+    return set(_DROPS)
 
 
 class SessionCache:
@@ -78,8 +88,11 @@ class SessionCache:
         key = self.key(session_id, superseded_version)
 
         async def drop() -> None:
-            # Nothing to repair when this fails: readers never ask for a superseded version again.
+            # Nothing to repair when this fails: readers never ask for a superseded version again. So the answer
+            # goes out without waiting for it (`Cache.delete` logs and swallows its own failures).
             if self.cache.available:
-                await self.cache.delete(key)
+                task = asyncio.ensure_future(self.cache.delete(key))
+                _DROPS.add(task)
+                task.add_done_callback(_DROPS.discard)
 
         after_commit(db, drop)

@@ -168,6 +168,12 @@ async def test_small_sessions_are_read_inline_large_ones_cached(database_url: st
         assert [m["seq"] for m in page["items"]] == [7, 8]
         version = 9  # created at 1, then 8 appends
         assert sorted(k.split(f"{sid}:")[1] for k in _keys(memcached) if sid in k) == [f"{version}"]
+        # A write gives the superseded entry's memory back, just after its answer (which does not wait for that).
+        await client.post(f"{base}/messages", json={"role": "user", "content": "one more"}, headers=headers)
+        deadline = time.monotonic() + 5
+        while [k for k in _keys(memcached) if sid in k]:
+            assert time.monotonic() < deadline, "the superseded entry was never deleted"
+            await asyncio.sleep(0.02)
 
 
 async def test_cache_off_and_memcached_absent_work_from_postgres(database_url: str) -> None:

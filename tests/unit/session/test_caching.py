@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import pytest
 
-from services.session.caching import SessionCache
+from services.session.caching import SessionCache, drops_in_flight
 from services.session.metrics import CACHE_REQUESTS
 from shared.cache import CircuitBreaker
 
@@ -148,7 +149,11 @@ async def test_invalidation_runs_after_commit_only() -> None:
     assert cache.deleted == []
     for hook in db.info["after_commit"]:
         await hook()
-    assert cache.deleted == [sc.key(SID, 5)]
+    # The answer does not wait for the delete, which is still under way here.
+    in_flight = drops_in_flight()
+    assert len(in_flight) == 1
+    await asyncio.gather(*in_flight)
+    assert cache.deleted == [sc.key(SID, 5)] and not drops_in_flight()
 
 
 @pytest.mark.parametrize("probing", [False, True])
