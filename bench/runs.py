@@ -37,7 +37,8 @@ services logging at WARNING). The workflow is 2 agents, sequential, on the built
 - fan-out (the gateway's half, measured by bench/fanout.py's functions): event publish → WebSocket delivery at
   1,000 events/s to 50 clients. `--no-fanout` skips it.
 - idle RSS: the executor's resident memory after the warm-up runs, beside a bare process that imported CrewAI and
-  kicked off the same crew once.
+  kicked off the same crew once; and the API services' (gateway, workflow, session), beside a bare process that
+  imported the libraries they are built on.
 
 The run-path targets are printed last, each figure beside its baseline from this run.
 
@@ -430,6 +431,23 @@ print(rss_mb(os.getpid()))
 """
 
 
+BARE_API_PROCESS = """
+import aio_pika, asyncpg, fastapi, jwt, pymemcache, sqlalchemy.ext.asyncio, uvicorn  # noqa: F401
+for row in open("/proc/self/status"):
+    if row.startswith("VmRSS:"):
+        print(int(row.split()[1]) / 1024)
+"""
+
+
+def bare_api_rss() -> float:
+    """A process that imported what the API services are built on (FastAPI, uvicorn, SQLAlchemy with asyncpg,
+    aio-pika, pymemcache, PyJWT) and did nothing else."""
+    out = subprocess.run(
+        [sys.executable, "-c", BARE_API_PROCESS], capture_output=True, text=True, timeout=120, check=True
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def bare_process_rss() -> float:
     """A process that imported CrewAI and kicked off the same 2-agent crew: what any CrewAI process holds."""
     out = subprocess.run(
@@ -447,6 +465,7 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
         await latency_probes(platform, http, headers, workflow_id, 5)  # warm-up: connections, CrewAI, caches
         await asyncio.sleep(1.0)
         idle_rss = rss_mb(platform.procs["executor"].pid)
+        api_rss = {name: rss_mb(platform.procs[name].pid) for name in ("gateway", "workflow", "session")}
 
         r = await http.post("/workflows", json={"definition": REVIEWED, "save_as": "final"}, headers=headers)
         r.raise_for_status()
@@ -538,6 +557,13 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
 
     fan = await fanout_section() if args.fanout else None
     bare_rss = await asyncio.to_thread(bare_process_rss)
+    bare_api = await asyncio.to_thread(bare_api_rss)
+    print("\n== idle RSS after the warm-up runs")
+    for name, mb in {**api_rss, "executor": idle_rss}.items():
+        print(f"  {name:<10} {mb:6.0f} MB")
+    print(
+        f"  (bare: the API services' libraries imported {bare_api:.0f} MB; CrewAI after one kickoff {bare_rss:.0f} MB)"
+    )
 
     amqp_50, crew_50 = pct(amqp, 50), pct(probes["bare"], 50)
     rows: list[tuple[str, str, str, str, str]] = [
@@ -587,6 +613,10 @@ async def bench(args: argparse.Namespace, platform: Platform, namespace: str) ->
                 "≤ +10 ms",
             )
         )
+    largest = max(api_rss, key=lambda name: api_rss[name])
+    rows.append((f"API services idle RSS (largest: {largest})", f"{api_rss[largest]:.0f} MB",
+                 f"bare libraries imported {bare_api:.0f} MB", f"x{api_rss[largest] / bare_api:.2f}",
+                 "≤ 120 MB"))  # fmt: skip
     rows.append(("executor idle RSS", f"{idle_rss:.0f} MB", f"bare CrewAI process {bare_rss:.0f} MB",
                  f"x{idle_rss / bare_rss:.2f}", "≤ 250 MB"))  # fmt: skip
     print("\n== run-path targets (each beside its baseline from this run)")
