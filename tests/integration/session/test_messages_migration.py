@@ -6,17 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from services.session.repository import SessionRepository
-from services.session.schemas import SessionOut
 from shared import dbadmin, migrations
-from tests.support.servers import fresh_database_url
+from tests.integration.session.conftest import read_whole
 
 pytestmark = pytest.mark.integration
 
@@ -28,14 +24,6 @@ OLD_READ = f"""SELECT json_build_object('session_id', session_id, 'title', title
     'messages', messages, 'message_count', message_count, 'created_at', {ISO.format("created_at")},
     'updated_at', {ISO.format("updated_at")})::text AS body, version, content_bytes, messages::text AS messages
 FROM session.chat_sessions WHERE session_id = $1"""
-
-
-@pytest.fixture
-def scratch_url(base_database_url: str) -> Iterator[str]:
-    url = fresh_database_url(base_database_url)
-    asyncio.run(dbadmin.ensure_database(url))
-    yield url
-    asyncio.run(dbadmin.drop_database(url))
 
 
 def _message(seq: int, role: str, content: str, **extra: Any) -> dict[str, Any]:
@@ -93,22 +81,9 @@ async def _old_reads(dsn: str, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str
         await conn.close()
 
 
-async def _new_reads(
-    url: str, sessions: list[tuple[uuid.UUID, uuid.UUID, list[dict[str, Any]]]]
-) -> dict[uuid.UUID, Any]:
-    engine = create_async_engine(url)
-    try:
-        async with async_sessionmaker(engine)() as db:
-            repo = SessionRepository(db)
-            out = {}
-            for sid, owner, _ in sessions:
-                read = await repo.full(owner, sid)
-                assert read is not None
-                SessionOut.model_validate_json(read.body)  # the shape the API answers with
-                out[sid] = (read.version, json.loads(read.body))
-            return out
-    finally:
-        await engine.dispose()
+def _new_reads(url: str, sessions: list[tuple[uuid.UUID, uuid.UUID, list[dict[str, Any]]]]) -> dict[uuid.UUID, Any]:
+    read = asyncio.run(read_whole(url, [(sid, owner) for sid, owner, _ in sessions]))
+    return {sid: (version, json.loads(body)) for sid, (version, body) in read.items()}
 
 
 def test_messages_move_to_rows_and_back_unchanged(scratch_url: str) -> None:
@@ -122,7 +97,7 @@ def test_messages_move_to_rows_and_back_unchanged(scratch_url: str) -> None:
         assert json.loads(before[sid]["body"])["messages"] == messages
 
     migrations.upgrade("session", "head", scratch_url)
-    after = asyncio.run(_new_reads(scratch_url, sessions))
+    after = _new_reads(scratch_url, sessions)
     for sid in ids:
         version, body = after[sid]
         assert body == json.loads(before[sid]["body"])
@@ -140,6 +115,6 @@ def test_messages_move_to_rows_and_back_unchanged(scratch_url: str) -> None:
 
     # And up again from there, as a redeploy after a rollback would.
     migrations.upgrade("session", "head", scratch_url)
-    assert {sid: body for sid, (_, body) in asyncio.run(_new_reads(scratch_url, sessions)).items()} == {
+    assert {sid: body for sid, (_, body) in _new_reads(scratch_url, sessions).items()} == {
         sid: json.loads(before[sid]["body"]) for sid in ids
     }

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -16,19 +15,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from services.session.repository import SessionRepository
 from services.session.schemas import SessionOut
 from shared import dbadmin, migrations
-from tests.support.servers import fresh_database_url
+from tests.integration.session.conftest import read_whole
 
 pytestmark = pytest.mark.integration
 
 BEFORE = "57a5fa1c4db0"  # messages as rows, run ids still a JSONB array
-
-
-@pytest.fixture
-def scratch_url(base_database_url: str) -> Iterator[str]:
-    url = fresh_database_url(base_database_url)
-    asyncio.run(dbadmin.ensure_database(url))
-    yield url
-    asyncio.run(dbadmin.drop_database(url))
 
 
 def _sessions() -> list[tuple[uuid.UUID, uuid.UUID, list[str]]]:
@@ -72,19 +63,9 @@ async def _arrays(dsn: str) -> dict[uuid.UUID, tuple[list[str], int]]:
         await conn.close()
 
 
-async def _reads(url: str, sessions: list[tuple[uuid.UUID, uuid.UUID, list[str]]]) -> dict[uuid.UUID, Any]:
-    engine = create_async_engine(url)
-    try:
-        async with async_sessionmaker(engine)() as db:
-            repo = SessionRepository(db)
-            out = {}
-            for sid, owner, _ in sessions:
-                read = await repo.full(owner, sid)
-                assert read is not None
-                out[sid] = (read.version, SessionOut.model_validate_json(read.body))
-            return out
-    finally:
-        await engine.dispose()
+def _reads(url: str, sessions: list[tuple[uuid.UUID, uuid.UUID, list[str]]]) -> dict[uuid.UUID, Any]:
+    read = asyncio.run(read_whole(url, [(sid, owner) for sid, owner, _ in sessions]))
+    return {sid: (version, SessionOut.model_validate_json(body)) for sid, (version, body) in read.items()}
 
 
 async def _list_another(url: str, owner: uuid.UUID, sid: uuid.UUID) -> list[uuid.UUID]:
@@ -110,7 +91,7 @@ def test_run_ids_move_to_rows_and_back_unchanged(scratch_url: str) -> None:
     before = asyncio.run(_arrays(dsn))
 
     migrations.upgrade("session", "head", scratch_url)
-    after = asyncio.run(_reads(scratch_url, sessions))
+    after = _reads(scratch_url, sessions)
     for sid, _, runs in sessions:
         version, session = after[sid]
         assert [str(r) for r in session.run_ids] == runs
@@ -127,5 +108,5 @@ def test_run_ids_move_to_rows_and_back_unchanged(scratch_url: str) -> None:
 
     # And up again from there, as a redeploy after a rollback would.
     migrations.upgrade("session", "head", scratch_url)
-    final = asyncio.run(_reads(scratch_url, sessions))
+    final = _reads(scratch_url, sessions)
     assert [str(r) for r in final[sessions[2][0]][1].run_ids] == again[sessions[2][0]][0]
