@@ -88,17 +88,20 @@ SET variables = session.jsonb_merge_patch(s.variables, CAST(:patch AS jsonb)), {
 RETURNING s.version, s.variables::text AS body""")
 _TOOLS = text(f"""UPDATE session.chat_sessions s SET selected_tool_ids = CAST(:tools AS jsonb), {BUMP}
 WHERE {OWNED} RETURNING s.version, s.selected_tool_ids::text AS body""")
-# Unchanged (and no version bump) when the run is already recorded.
+# Whether the run is listed on the session `s` already, and the INSERT that lists it at the position the CTE `n`
+# took from `run_count` (shared by listing a run and by appending a run's outcome, which lists it too).
+_RUN_LISTED = """EXISTS (SELECT 1 FROM session.session_runs r
+        WHERE r.session_id = s.session_id AND r.run_id = CAST(:run_id AS uuid))"""
+_LIST_RUN = """INSERT INTO session.session_runs (session_id, run_id, position)
+    SELECT n.session_id, CAST(:run_id AS uuid), n.run_count FROM n
+    ON CONFLICT (session_id, run_id) DO NOTHING"""
 # Listing a run writes one row: the UPDATE takes the session row's lock and the next position (as an append takes
 # the next seq), the INSERT writes the run. Nothing changes when the run is already listed.
 _RECORD_RUN = text(f"""WITH n AS (
     UPDATE session.chat_sessions s SET run_count = s.run_count + 1, {BUMP}
-    WHERE {OWNED} AND NOT EXISTS (
-        SELECT 1 FROM session.session_runs r WHERE r.session_id = s.session_id AND r.run_id = CAST(:run_id AS uuid))
+    WHERE {OWNED} AND NOT {_RUN_LISTED}
     RETURNING s.session_id, s.run_count, s.version)
-INSERT INTO session.session_runs (session_id, run_id, position)
-SELECT n.session_id, CAST(:run_id AS uuid), n.run_count FROM n
-ON CONFLICT (session_id, run_id) DO NOTHING
+{_LIST_RUN}
 RETURNING (SELECT version FROM n)""")
 _RUN_IDS = text(f"SELECT s.version, {_RUN_IDS_JSON}::text AS body FROM session.chat_sessions s WHERE {OWNED}")
 
@@ -126,17 +129,13 @@ _SIZE = text(f"SELECT s.message_count, s.content_bytes FROM session.chat_session
 _APPEND_RUN_OUTCOME = text(f"""WITH n AS (
     UPDATE session.chat_sessions s
     SET message_count = s.message_count + 1, content_bytes = s.content_bytes + :nbytes, {BUMP},
-        run_count = s.run_count + CASE WHEN EXISTS (SELECT 1 FROM session.session_runs r
-            WHERE r.session_id = s.session_id AND r.run_id = CAST(:run_id AS uuid)) THEN 0 ELSE 1 END
+        run_count = s.run_count + CASE WHEN {_RUN_LISTED} THEN 0 ELSE 1 END
     WHERE {OWNED} AND NOT EXISTS (
         SELECT 1 FROM session.messages m
         WHERE m.session_id = s.session_id AND m.run_id = CAST(:run_id AS uuid) AND m.role = CAST(:role AS text))
     RETURNING s.session_id, s.message_count, s.run_count, s.version),
 -- The run is listed too, if it was not (its send lists it, but that executor may have stopped first).
-listed AS (
-    INSERT INTO session.session_runs (session_id, run_id, position)
-    SELECT n.session_id, CAST(:run_id AS uuid), n.run_count FROM n
-    ON CONFLICT (session_id, run_id) DO NOTHING)
+listed AS ({_LIST_RUN})
 {_INSERT_MESSAGE}
 RETURNING (SELECT version FROM n)""")
 # Run after `_LOCK` (which gave the latest seq): only the latest message may go, so seq stays gap-free.
