@@ -13,5 +13,5 @@ async def send(body: SendIn, runs: RunServiceDep, after: BackgroundTasks) -> Sen
     """Queue a run of the workflow. Answers once the run request is durably in the broker (503 if it is away)."""
     sent = await runs.send(body)
     # Before the send lock is let go (the request-scoped `_send_slot` ends after it), so the run starts as before.
-    after.add_task(runs.after_answer)
+    after.add_task(runs.after_answer, sent)
     return sent

@@ -98,7 +98,6 @@ class RunService:
         self.broker = broker
         self.settings = settings
         self.user = user
-        self._sent: RunRequestV1 | None = None
 
     async def send(self, body: SendIn) -> SendOut:
         """Two waits side by side: publishing a `RunQueuedV1` under the send lock the request's connection
@@ -134,7 +133,6 @@ class RunService:
         if failure is not None:
             await self._undo(request, added if isinstance(added, uuid.UUID) else None)
             raise failure
-        self._sent = request
         return SendOut(run_id=request.run_id, workflow_id=request.workflow_id, session_id=request.session_id)
 
     async def _queue(self, run_id: uuid.UUID) -> None:
@@ -249,18 +247,17 @@ class RunService:
         )
 
     # --- once the answer is out -----------------------------------------------------------------------------
-    async def after_answer(self) -> None:
+    async def after_answer(self, sent: SendOut) -> None:
         """The session lists the run (`POST /sessions/{id}/run`), after the 202 has gone out: a chat send does not
         wait for a third call to the session service. Nothing is lost if this executor stops first: the run's
         outcome, appended to the session when the run ends, lists the run too. A failure is logged and never
         undoes the send (the run is queued)."""
-        request = self._sent
-        if request is None or request.session_id is None:
+        if sent.session_id is None:
             return
         try:
-            await self.upstream.record_run(request.session_id, request.run_id)
+            await self.upstream.record_run(sent.session_id, sent.run_id)
         except Exception:
-            log.exception("could not note run %s on session %s", request.run_id, request.session_id)
+            log.exception("could not note run %s on session %s", sent.run_id, sent.session_id)
 
     # --- undo on failure --------------------------------------------------------------------------------------
     async def _undo(self, request: RunRequestV1, message_id: uuid.UUID | None) -> None:
