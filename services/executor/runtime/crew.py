@@ -4,6 +4,11 @@ and runs. Blocking: the runner calls it in a worker thread.
 Each step is its own Crew so that the runner, not CrewAI, decides the order: every finished step is recorded
 before the next starts, which is what lets a run be cancelled, paused or resumed between steps.
 
+A step's crew runs on its own event loop in its worker thread (`Crew.akickoff`), and that loop runs in place what
+CrewAI hands to a thread (see `_StepLoop`). The blocking `Crew.kickoff` instead starts an event loop per agent and
+sends every flow method of CrewAI's agent executor to a new thread and back: with several steps at once, those hops
+competed for the GIL and made a step cost about a third more CPU than the same work on one thread.
+
 A step's crew keeps no replay log: CrewAI writes every kickoff's task outputs to one SQLite file (for `crewai
 replay`), clearing it at each kickoff. The executor records steps in its own tables, so that log is never read;
 writing it was about a third of a step's CrewAI time, and the crews of concurrent runs contended for the file.
@@ -11,15 +16,18 @@ writing it was about a third of a step's CrewAI time, and the crews of concurren
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from concurrent.futures import Executor
+from typing import Any, TypeVar, TypeVarTuple
 
 from crewai import LLM, Agent, Crew, Process, Task
 from crewai.agents.agent_executor import AgentExecutor, AgentExecutorState
 from crewai.flow.runtime import FlowState
 from crewai.llms.base_llm import BaseLLM
+from crewai.utilities import file_store
 from pydantic import PrivateAttr
 
 from services.executor.domain import echo
@@ -28,6 +36,8 @@ from services.executor.runtime.tools import Observer, build_tools, input_argumen
 
 DEFAULT_MAX_ITER = 15
 DEFAULT_TIMEOUT = 120.0
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 class StepFailure(RuntimeError):
@@ -63,6 +73,19 @@ class EchoLLM(BaseLLM):
         agent_tools = getattr(from_agent, "tools", None) or []
         return echo.reply(messages, role=role, tools=input_arguments(agent_tools), repeat_context=self.repeat_context)
 
+    async def acall(
+        self,
+        messages: Any,
+        tools: Any = None,
+        callbacks: Any = None,
+        available_functions: Any = None,
+        from_task: Any = None,
+        from_agent: Any = None,
+        response_model: Any = None,
+    ) -> str:
+        # Nothing to wait for: the reply is computed (a `delay_ms` blocks this step's own thread, as in `call`).
+        return self.call(messages, tools, callbacks, available_functions, from_task, from_agent, response_model)
+
     def supports_function_calling(self) -> bool:
         return False  # it speaks ReAct text, like a plain completion model
 
@@ -96,6 +119,33 @@ class StepCrew(Crew):
     _task_output_handler: Any = PrivateAttr(default_factory=_NoReplayLog)
 
 
+class _StepLoop(asyncio.SelectorEventLoop):
+    """The event loop of one step, in the step's worker thread. What CrewAI hands to the loop's default executor
+    (each flow method of its agent executor, sync tools, its own bookkeeping) runs right here: this thread is the
+    one meant to block, and nothing else runs on this loop. An explicit executor is still honoured."""
+
+    def run_in_executor(self, executor: Executor | None, func: Callable[[*Ts], T], *args: *Ts) -> asyncio.Future[T]:
+        if executor is not None:
+            return super().run_in_executor(executor, func, *args)
+        future: asyncio.Future[T] = self.create_future()
+        try:
+            future.set_result(func(*args))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+
+def _without_store(coro: Coroutine[Any, Any, T]) -> T:
+    """CrewAI's file store with no backend: each of its calls returns before awaiting anything, yet CrewAI starts
+    an event loop for each (in a new thread, when a loop already runs) to find that out. Here it just runs."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError("CrewAI's file store awaited without a backend")
+
+
 class _ExecutorState(FlowState, AgentExecutorState):
     """The state class of CrewAI's agent executor, made once (see `prepare`)."""
 
@@ -105,9 +155,11 @@ def prepare() -> None:
     CrewAI then derives a new class from it (`FlowState` + that model: a pydantic class, schema and all) for every
     agent it sets up, about a quarter of a step's CrewAI time. Handing it the same derived class, made once, skips
     that; its instances are the same. Only applied to the shape this was checked against: if CrewAI declares the
-    state differently, it is left alone."""
+    state differently, it is left alone. Likewise its file store, when it has no backend (see `_without_store`)."""
     if getattr(AgentExecutor, "_initial_state_t", None) is AgentExecutorState:
         AgentExecutor._initial_state_t = _ExecutorState  # type: ignore[attr-defined]
+    if getattr(file_store, "_file_store", True) is None and callable(getattr(file_store, "_run_sync", None)):
+        file_store._run_sync = _without_store
 
 
 def build_llm(spec: Mapping[str, Any]) -> BaseLLM:
@@ -159,5 +211,6 @@ def run_step(step: StepSpec, prompt: str, tool_specs: Iterable[Mapping[str, Any]
     )
     task = Task(description=prompt, expected_output=step.expected_output, agent=agent)
     crew = StepCrew(agents=[agent], tasks=[task], process=Process.sequential, verbose=False)
-    result = crew.kickoff()  # not streaming: a CrewOutput
+    with asyncio.Runner(loop_factory=_StepLoop) as runner:
+        result = runner.run(crew.akickoff())  # not streaming: a CrewOutput
     return str(getattr(result, "raw", result))
