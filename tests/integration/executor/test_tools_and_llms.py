@@ -125,3 +125,35 @@ async def test_openai_protocol_provider_goes_through_crewai_llm(executor: Execut
     assert body["model"] == "local-model"
     assert "Write about the sea" in body["messages"][-1]["content"]
     assert stub.seen[0].headers["authorization"] == "Bearer unused"
+
+
+async def test_consecutive_steps_of_a_provider_each_get_their_answer(executor: Executor) -> None:
+    # Each step runs on an event loop of its own, in whichever pool thread takes it: a provider's async client made
+    # for one step must not be what the next step's loop is handed.
+    def answer(seen: Seen) -> tuple[int, dict]:  # type: ignore[type-arg]
+        said = seen.body["messages"][-1]["content"]
+        return 200, {
+            "id": f"chatcmpl-{len(said)}",
+            "object": "chat.completion",
+            "created": 0,
+            "model": seen.body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": f"Thought: done\nFinal Answer: heard {len(said)}"},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        }
+
+    with http_stub(answer) as stub:
+        llm = {"provider": "openai", "model": "local-model", "base_url": stub.url + "/v1"}
+        agents = [{**agent(key, key.title(), f"Step {key}"), "llm": llm} for key in ("first", "second", "third")]
+        request = await executor.submit({"agents": agents})
+        run = await executor.finished(request.run_id)
+        steps = await executor.steps(request.run_id)
+    assert run["status"] == "completed", run
+    assert [s.path for s in stub.seen] == ["/v1/chat/completions"] * 3
+    assert [s["status"] for s in steps] == ["completed"] * 3
+    assert all(s["output"].startswith("heard ") for s in steps)
