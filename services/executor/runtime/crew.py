@@ -74,18 +74,9 @@ class EchoLLM(BaseLLM):
         agent_tools = getattr(from_agent, "tools", None) or []
         return echo.reply(messages, role=role, tools=input_arguments(agent_tools), repeat_context=self.repeat_context)
 
-    async def acall(
-        self,
-        messages: Any,
-        tools: Any = None,
-        callbacks: Any = None,
-        available_functions: Any = None,
-        from_task: Any = None,
-        from_agent: Any = None,
-        response_model: Any = None,
-    ) -> str:
+    async def acall(self, *args: Any, **kwargs: Any) -> str:
         # Nothing to wait for: the reply is computed (a `delay_ms` blocks this step's own thread, as in `call`).
-        return self.call(messages, tools, callbacks, available_functions, from_task, from_agent, response_model)
+        return self.call(*args, **kwargs)
 
     def supports_function_calling(self) -> bool:
         return False  # it speaks ReAct text, like a plain completion model
