@@ -1,8 +1,9 @@
 """HTTP between the services: one pooled aiohttp session per process, made in lifespan and closed there.
 
-aiohttp rather than httpx on the request paths (the gateway's proxy, the executor's calls during a send): for
-every request, httpx's pool asks each pooled connection whether its socket turned readable (a select() per
-connection, through anyio), which cost the gateway 2.5 ms of CPU per proxied append against 1.0 ms with aiohttp.
+aiohttp rather than httpx (the gateway's proxy and its own calls, the executor's calls during a send): for every
+request, httpx's pool asks each pooled connection whether its socket turned readable (a select() per connection,
+through anyio), which cost the gateway 2.5 ms of CPU per proxied append against 1.0 ms with aiohttp; and importing
+httpx also imports its command line's libraries (click, rich, pygments), about 5 MB of a service's memory.
 aiohttp learns that a server closed a connection from the event loop, and when a pooled connection turns out
 dead it sends an idempotent request (GET, HEAD, PUT, DELETE, OPTIONS) once more on a new one (RFC 9112 §9.3.1);
 anything else fails rather than risk running twice.

@@ -8,7 +8,6 @@ from fastapi.routing import APIRoute
 
 from services.gateway import cors, redact, shutdown
 from services.gateway.api import auth, docs, health, passthrough, runs
-from services.gateway.clients import make_client
 from services.gateway.console import mount_console
 from services.gateway.fanout.hub import Hub
 from services.gateway.openapi import ApiDocument
@@ -20,8 +19,8 @@ from shared.settings import Settings, get_settings
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    app.state.http = make_client(settings)
-    app.state.proxy_session = make_session(settings)
+    # One pooled session for the proxy and for the gateway's own calls (`clients.py`, the API document).
+    app.state.http = app.state.proxy_session = make_session(settings)
     app.state.fanout = hub = Hub(settings, app.state.broker, app.state.http)
     app.state.api_document = ApiDocument(app.openapi, app.state.http, settings.service_url)
     app.state.broker.on_connect(hub.start)
@@ -31,7 +30,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
     finally:
         await hub.close()
-        await app.state.http.aclose()
         await app.state.proxy_session.close()
 
 

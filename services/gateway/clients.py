@@ -3,6 +3,9 @@ gateway has not seen events for, whose it is and where it stands; and each servi
 
 The executor answers `GET /executions/{run_id}` with the caller's token and 404 for someone else's run, so asking
 it with the caller's token is the ownership check. Positive answers are cached per (run, user).
+
+They go over the proxy's aiohttp session (`shared.http`): all of them are GETs, which aiohttp sends once more on a
+new connection when a pooled one turns out dead (see `proxy`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import uuid
 from collections import OrderedDict
 from typing import TypeVar
 
-import httpx
+import aiohttp
 from pydantic import BaseModel, ValidationError
 
 from services.gateway.fanout.state import Clock
@@ -26,46 +29,8 @@ from shared.settings import Settings
 log = logging.getLogger("echoai.gateway.fanout")
 
 M = TypeVar("M", bound=BaseModel)
-
-
-# The calls here are all GETs: one is sent once more, on a new connection, when its pooled one turns out dead (the
-# service closed it after a failure, see `proxy`). What a dead pooled connection looks like: reset (read/write),
-# closed without an answer, or refused.
-_DEAD_CONNECTION = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.ConnectError)
-IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-
-
-class ReconnectingTransport(httpx.AsyncBaseTransport):
-    """Pooled connections, and one retry of an idempotent request on a connection of its own."""
-
-    def __init__(self, limits: httpx.Limits):
-        self.pooled = httpx.AsyncHTTPTransport(limits=limits)
-        # No keep-alive: every request here opens its own connection and closes it after the answer.
-        self.fresh = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=50, max_keepalive_connections=0))
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return await self.pooled.handle_async_request(request)
-        except _DEAD_CONNECTION as exc:
-            # A streamed body cannot be sent twice; the calls of this module send bytes only.
-            if request.method not in IDEMPOTENT or not isinstance(request.stream, httpx.ByteStream):
-                raise
-            log.info("retrying %s %s on a new connection: %s", request.method, request.url.path, type(exc).__name__)
-            return await self.fresh.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.pooled.aclose()
-        await self.fresh.aclose()
-
-
-def make_client(settings: Settings) -> httpx.AsyncClient:
-    """For the calls of this module and the API document's; the proxy has an aiohttp session of its own."""
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
-    return httpx.AsyncClient(
-        transport=ReconnectingTransport(limits),
-        timeout=httpx.Timeout(settings.proxy_timeout_seconds, connect=2.0),
-        follow_redirects=False,
-    )
+# What asking a service can fail with: no connection, a reset or a malformed answer, or no answer in time.
+FAILED = (aiohttp.ClientError, TimeoutError)
 
 
 class ExecutorUnavailable(Exception):
@@ -75,7 +40,7 @@ class ExecutorUnavailable(Exception):
 class ExecutorRuns:
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: aiohttp.ClientSession,
         base_url: str,
         *,
         timeout: float = 5.0,
@@ -112,16 +77,19 @@ class ExecutorRuns:
         """The answer as `model`; None for any 4xx (404 is "not yours"; 401/403/422 are just as much a no)."""
         headers = {"Authorization": f"Bearer {user.token}"} if user.token else {}
         try:
-            resp = await self.http.get(f"{self.base_url}{path}", headers=headers, timeout=self.timeout)
-        except httpx.HTTPError as exc:
+            async with self.http.get(
+                f"{self.base_url}{path}", headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout)
+            ) as resp:
+                status, body = resp.status, await resp.read()
+        except FAILED as exc:
             log.warning("executor unreachable for %s: %s", path, type(exc).__name__)
             raise ExecutorUnavailable(type(exc).__name__) from None
-        if resp.status_code >= 500:
-            raise ExecutorUnavailable(f"HTTP {resp.status_code}")
-        if resp.status_code != 200:
+        if status >= 500:
+            raise ExecutorUnavailable(f"HTTP {status}")
+        if status != 200:
             return None
         try:
-            return model.model_validate_json(resp.content)
+            return model.model_validate_json(body)
         except ValidationError as exc:
             log.warning("executor answered %s with an unreadable body (%s errors)", path, exc.error_count())
             raise ExecutorUnavailable("unreadable answer") from None
@@ -145,7 +113,7 @@ class ExecutorRuns:
 class ServiceProbe:
     """`GET /health` of a service behind the gateway, timed; never raises."""
 
-    def __init__(self, http: httpx.AsyncClient, settings: Settings, *, timeout: float = 2.0):
+    def __init__(self, http: aiohttp.ClientSession, settings: Settings, *, timeout: float = 2.0):
         self.http = http
         self.settings = settings
         self.timeout = timeout
@@ -154,8 +122,17 @@ class ServiceProbe:
         url = self.settings.service_url(name)
         started = time.perf_counter()
         try:
-            resp = await self.http.get(f"{url}/health", timeout=self.timeout)
-        except httpx.HTTPError as exc:
-            return ServiceStateOut(status="down", url=url, detail=f"unreachable ({type(exc).__name__})")
+            async with self.http.get(f"{url}/health", timeout=aiohttp.ClientTimeout(total=self.timeout)) as resp:
+                status = resp.status
+                await resp.read()  # the connection goes back to the pool only once its answer is read
+        except FAILED as exc:
+            return ServiceStateOut(status="down", url=url, detail=f"unreachable ({self._why(exc)})")
         latency = round((time.perf_counter() - started) * 1000, 1)
-        return ServiceStateOut(status="ok" if resp.status_code == 200 else "down", url=url, latency_ms=latency)
+        return ServiceStateOut(status="ok" if status == 200 else "down", url=url, latency_ms=latency)
+
+    def _why(self, exc: BaseException) -> str:
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return "cannot connect"
+        if isinstance(exc, TimeoutError):
+            return f"no answer in {self.timeout:g} s"
+        return type(exc).__name__

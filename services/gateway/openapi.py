@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 
 from services.gateway.proxy import ROUTES, Upstream, upstream_for
 
@@ -145,7 +145,7 @@ class ApiDocument:
     def __init__(
         self,
         own: Callable[[], Doc],
-        http: httpx.AsyncClient,
+        http: aiohttp.ClientSession,
         service_url: Callable[[Upstream], str],
         *,
         refresh_seconds: float = 5.0,
@@ -183,13 +183,14 @@ class ApiDocument:
 
     async def _fetch(self, name: Upstream) -> None:
         part = self._parts[name]
+        url = f"{self.service_url(name)}/openapi.json"
         try:
-            resp = await self.http.get(f"{self.service_url(name)}/openapi.json", timeout=self.fetch_timeout)
-            resp.raise_for_status()
-            doc = resp.json()
+            async with self.http.get(url, timeout=aiohttp.ClientTimeout(total=self.fetch_timeout)) as resp:
+                resp.raise_for_status()
+                doc = json.loads(await resp.read())
             if not isinstance(doc, dict) or not isinstance(doc.get("paths"), dict):
                 raise ValueError("not an OpenAPI document")
-        except (httpx.HTTPError, ValueError) as exc:
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             if not part.failed:
                 log.warning("cannot read the %s service's API document: %s", name, type(exc).__name__)
             part.failed = True

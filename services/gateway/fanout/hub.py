@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import aiohttp
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 
@@ -84,7 +84,7 @@ class Subscriber:
 
 
 class Hub:
-    def __init__(self, settings: Settings, broker: Broker, http: httpx.AsyncClient):
+    def __init__(self, settings: Settings, broker: Broker, http: aiohttp.ClientSession):
         self.broker = broker
         self.registry = RunRegistry(
             ttl=settings.step_ttl_seconds,

@@ -27,5 +27,5 @@ async def test_one_service_down_is_degraded_and_named(database_url: str) -> None
     assert body["status"] == "degraded"
     assert body["services"]["gateway"] == {"status": "ok"}
     assert body["services"]["workflow"]["status"] == "ok" and body["services"]["workflow"]["latency_ms"] >= 0
-    assert body["services"]["executor"] == {"status": "down", "url": nobody, "detail": "unreachable (ConnectError)"}
+    assert body["services"]["executor"] == {"status": "down", "url": nobody, "detail": "unreachable (cannot connect)"}
     assert upstream.seen[("GET", "/health")] == 2

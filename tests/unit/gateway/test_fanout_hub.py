@@ -7,14 +7,15 @@ import inspect
 import json
 import uuid
 
-import httpx
 import pytest
+from aiohttp import web
 
 from services.gateway.fanout.hub import Hub
 from services.gateway.fanout.stream import pump
 from shared.auth import CurrentUser
 from shared.settings import Settings
 from tests.unit.gateway.events import event
+from tests.unit.gateway.upstream import serving
 
 USER = uuid.uuid4()
 
@@ -35,7 +36,7 @@ class Socket:
 @pytest.fixture
 async def hub() -> Hub:
     settings = Settings(ws_client_queue_size=5, step_ttl_seconds=60)
-    h = Hub(settings, broker=None, http=httpx.AsyncClient())  # type: ignore[arg-type]
+    h = Hub(settings, broker=None, http=None)  # type: ignore[arg-type]
     h.idle_check_seconds = 60
     return h
 
@@ -134,7 +135,7 @@ def test_limits_come_from_the_settings() -> None:
         ws_client_queue_size=6,
         ws_auth_timeout_seconds=0.25,
     )
-    h = Hub(s, broker=None, http=httpx.AsyncClient())  # type: ignore[arg-type]
+    h = Hub(s, broker=None, http=None)  # type: ignore[arg-type]
     reg = h.registry
     assert (reg.ttl, reg.max_events_per_run, reg.max_runs, reg.max_bytes) == (7, 3, 4, 5)
     assert (h.client_queue_size, h.auth_timeout) == (6, 0.25)
@@ -144,16 +145,17 @@ async def test_a_quiet_run_that_ended_unseen_is_closed_1000() -> None:
     """The terminal event is not persistent and may be lost; the executor's word ends a quiet connection."""
     statuses = iter(["running", "completed"])
 
-    def executor(request: httpx.Request) -> httpx.Response:
-        run_id = request.url.path.rsplit("/", 1)[-1]
-        return httpx.Response(200, json={"run_id": run_id, "status": next(statuses)})
+    def executor(request: web.Request) -> web.Response:
+        run_id = request.path.rsplit("/", 1)[-1]
+        return web.json_response({"run_id": run_id, "status": next(statuses)})
 
-    h = Hub(Settings(), broker=None, http=httpx.AsyncClient(transport=httpx.MockTransport(executor)))  # type: ignore[arg-type]
-    h.idle_check_seconds = 0.05
-    run = uuid.uuid4()
-    h.dispatch(event(run, USER, 1, "run_started"))
-    sub, sock = h.subscribe(run, USER), Socket()
-    result = await asyncio.wait_for(pump(sock, h, sub, CurrentUser(USER), [], 1), 5)  # type: ignore[arg-type]
+    async with serving(executor) as (http, url):
+        h = Hub(Settings(executor_url=url), broker=None, http=http)  # type: ignore[arg-type]
+        h.idle_check_seconds = 0.05
+        run = uuid.uuid4()
+        h.dispatch(event(run, USER, 1, "run_started"))
+        sub, sock = h.subscribe(run, USER), Socket()
+        result = await asyncio.wait_for(pump(sock, h, sub, CurrentUser(USER), [], 1), 5)  # type: ignore[arg-type]
     assert result == (1000, "run finished")
     assert next(statuses, None) is None  # asked twice: still running, then completed
 
@@ -172,7 +174,7 @@ async def test_deliveries_are_acked_in_batches_and_a_quiet_stream_is_acked_soon(
     # ws_client_queue_size=5: a prefetch of 2, so a batch of 1 (every delivery acked at once).
     assert (hub.prefetch, hub.ack_batch) == (2, 1)
     settings = Settings(ws_client_queue_size=64, step_ttl_seconds=60)
-    wide = Hub(settings, broker=None, http=httpx.AsyncClient())  # type: ignore[arg-type]
+    wide = Hub(settings, broker=None, http=None)  # type: ignore[arg-type]
     assert (wide.prefetch, wide.ack_batch) == (32, 8)
     run, acks = uuid.uuid4(), []
     for seq in range(1, 20):

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
+from aiohttp import web
 
 from services.gateway.openapi import ApiDocument, component_renames, merge, public_part
+from tests.unit.gateway.upstream import down, serving
 
 
 def ref(name: str) -> dict[str, str]:
@@ -122,18 +123,19 @@ class Services:
         self.down: set[str] = set()
         self.calls = 0
 
-    def handler(self, request: httpx.Request) -> httpx.Response:
+    def handler(self, request: web.Request) -> web.Response:
         self.calls += 1
-        name = request.url.host
-        if name in self.down:
-            raise httpx.ConnectError("refused", request=request)
-        return httpx.Response(200, json=self.docs[name])
+        return web.json_response(self.docs[request.path.split("/")[1]])
 
 
 async def test_parts_are_refetched_when_stale_and_kept_while_a_service_is_down() -> None:
-    services = Services()
-    async with httpx.AsyncClient(transport=httpx.MockTransport(services.handler)) as http:
-        document = ApiDocument(lambda: OWN, http, lambda name: f"http://{name}", refresh_seconds=0.2)
+    services, nowhere = Services(), down()
+    async with serving(services.handler) as (http, url):
+
+        def service_url(name: str) -> str:  # a service that is down refuses the connection
+            return nowhere if name in services.down else f"{url}/{name}"
+
+        document = ApiDocument(lambda: OWN, http, service_url, refresh_seconds=0.2)
         services.down.add("session")
         first = await document.document()
         assert "/sessions" not in first["paths"]

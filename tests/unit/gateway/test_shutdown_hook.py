@@ -9,15 +9,13 @@ import uuid
 from types import FrameType
 from typing import Any
 
-import httpx
-
 from services.gateway.fanout.hub import Hub
 from services.gateway.shutdown import websockets_close_first
 from shared.settings import Settings
 
 
 async def test_sigterm_closes_websockets_before_the_server_hears_of_it() -> None:
-    hub = Hub(Settings(), broker=None, http=httpx.AsyncClient())  # type: ignore[arg-type]
+    hub = Hub(Settings(), broker=None, http=None)  # type: ignore[arg-type]
     heard: list[tuple[int, list[int | None]]] = []
     subs = [hub.subscribe(uuid.uuid4(), uuid.uuid4()) for _ in range(2)]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import httpx
 import pytest
 
 from services.gateway.fanout.hub import Hub
@@ -21,7 +20,7 @@ USER = uuid.uuid4()
 
 @pytest.fixture
 async def hub() -> Hub:
-    h = Hub(Settings(ws_client_queue_size=5), broker=None, http=httpx.AsyncClient())  # type: ignore[arg-type]
+    h = Hub(Settings(ws_client_queue_size=5), broker=None, http=None)  # type: ignore[arg-type]
     h.idle_check_seconds = 60
     return h
 
