@@ -144,18 +144,24 @@ class Upstream:
 
 def _relayed(resp: Answer) -> EchoError:
     """The session service refused the message for a reason the caller can fix: pass its answer on."""
-    try:
-        body = resp.json()
-        error, detail = str(body["error"]), str(body["detail"])
-    except (ValueError, KeyError, TypeError):
-        error, detail = "invalid_message", "The session refused the message."
-    relayed = EchoError(detail, error=error)
+    body = _json_object(resp)
+    if "error" in body and "detail" in body:
+        relayed = EchoError(str(body["detail"]), error=str(body["error"]))
+    else:
+        relayed = EchoError("The session refused the message.", error="invalid_message")
     relayed.status_code = resp.status_code
     return relayed
 
 
 def _error_of(resp: Answer) -> str | None:
+    error = _json_object(resp).get("error")
+    return None if error is None else str(error)
+
+
+def _json_object(resp: Answer) -> dict[str, Any]:
+    """A service's answer read as a JSON object; empty when it is not one."""
     try:
-        return str(resp.json()["error"])
-    except (ValueError, KeyError, TypeError):
-        return None
+        body = resp.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

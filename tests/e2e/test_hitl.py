@@ -19,6 +19,7 @@ from websockets.asyncio.client import connect
 
 from tests.e2e.conftest import register_and_login
 from tests.e2e.test_runs import _agent, _messages, _session, _token, _workflow
+from tests.support.metrics import scrape
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.e2e
@@ -309,34 +310,25 @@ async def test_parallel_siblings_finish_and_nothing_new_starts_until_the_decisio
     assert "AfterMiddle: Conclude the tides" in run["output"] and "AfterSlow: Summarise the tides" in run["output"]
 
 
-def _metric(text: str, name: str, labels: str = "") -> float:
-    for line in text.splitlines():
-        if line.startswith(f"{name}{labels} ") or (not labels and line.startswith(f"{name} ")):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
-
-
 async def test_run_metrics_are_scraped(platform: Platform, gateway: httpx.Client) -> None:
     headers = register_and_login(gateway, f"hitl-metrics-{uuid.uuid4().hex[:6]}@example.com")
-    url = f"{platform.service_url('executor')}/metrics"
-    start = httpx.get(url).text
+    start = scrape(platform, "executor")
     run_id = send(gateway, headers, _workflow(gateway, headers, REVIEWED)["workflow_id"])
     checkpoint = pending_checkpoint(gateway, run_id, headers)
     deadline = time.monotonic() + 20
-    while _metric(httpx.get(url).text, "echoai_checkpoints_pending") < 1:  # refreshed by the sweeper
+    while scrape(platform, "executor").value("echoai_checkpoints_pending") < 1:  # refreshed by the sweeper
         assert time.monotonic() < deadline, "echoai_checkpoints_pending never counted the pending checkpoint"
         await asyncio.sleep(0.2)
-    paused = httpx.get(url).text
-    assert _metric(paused, "echoai_runs_in_flight") == 0  # a paused run holds no executor
+    paused = scrape(platform, "executor")
+    assert paused.value("echoai_runs_in_flight") == 0  # a paused run holds no executor
     assert decide(gateway, run_id, checkpoint["checkpoint_id"], headers, action="approve").status_code == 200
     assert wait_status(gateway, run_id, headers, TERMINAL)["status"] == "completed"
-    end = httpx.get(url).text
-    completed = '{status="completed"}'
-    assert _metric(end, "echoai_runs_total", completed) == _metric(start, "echoai_runs_total", completed) + 1
-    assert _metric(end, "echoai_run_duration_seconds_count") > _metric(start, "echoai_run_duration_seconds_count")
+    end = scrape(platform, "executor")
     assert (
-        _metric(end, "echoai_step_duration_seconds_count") >= _metric(start, "echoai_step_duration_seconds_count") + 3
+        end.value("echoai_runs_total", status="completed") == start.value("echoai_runs_total", status="completed") + 1
     )
+    assert end.value("echoai_run_duration_seconds_count") > start.value("echoai_run_duration_seconds_count")
+    assert end.value("echoai_step_duration_seconds_count") >= start.value("echoai_step_duration_seconds_count") + 3
 
 
 async def test_a_session_hears_nothing_until_the_run_ends_and_a_late_joiner_replays_it_all(

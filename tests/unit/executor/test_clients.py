@@ -12,7 +12,7 @@ from aiohttp import web
 
 from services.executor.clients import Upstream
 from shared.auth import CurrentUser
-from shared.errors import NotFound, ServiceUnavailable
+from shared.errors import EchoError, NotFound, ServiceUnavailable
 from shared.settings import Settings
 
 KNOWN = uuid.uuid4()
@@ -25,6 +25,13 @@ async def _run_setup(request: web.Request) -> web.Response:
     return web.json_response({"error": "session_not_found", "detail": "No session with this id."}, status=404)
 
 
+async def _refuse_message(request: web.Request) -> web.Response:
+    if request.match_info["sid"] == str(KNOWN):
+        detail = "content: longer than this session takes; shorten the message."
+        return web.json_response({"error": "message_too_long", "detail": detail}, status=422)
+    return web.Response(status=409, text="conflict, somehow")  # an answer without the usual error body
+
+
 async def _no_such_route(_: web.Request) -> web.Response:
     return web.json_response({"error": "not_found", "detail": "Not Found"}, status=404)
 
@@ -34,6 +41,7 @@ async def upstream() -> AsyncIterator[Upstream]:
     app = web.Application()
     app.router.add_get("/sessions/{sid}/run-setup", _run_setup)
     app.router.add_get("/old/sessions/{sid}/run-setup", _no_such_route)
+    app.router.add_post("/sessions/{sid}/messages", _refuse_message)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -60,3 +68,13 @@ async def test_a_session_service_without_the_route_is_not_taken_for_a_missing_se
     with pytest.raises(ServiceUnavailable) as caught:
         await upstream.run_setup(KNOWN)
     assert caught.value.error == "upstream_error"
+
+
+async def test_a_refused_message_is_passed_on_with_the_session_services_words(upstream: Upstream) -> None:
+    with pytest.raises(EchoError) as caught:
+        await upstream.add_message(KNOWN, content="x", run_id=uuid.uuid4(), metadata={})
+    assert (caught.value.status_code, caught.value.error) == (422, "message_too_long")
+    assert str(caught.value) == "content: longer than this session takes; shorten the message."
+    with pytest.raises(EchoError) as caught:
+        await upstream.add_message(uuid.uuid4(), content="x", run_id=uuid.uuid4(), metadata={})
+    assert (caught.value.status_code, caught.value.error) == (409, "invalid_message")
