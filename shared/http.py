@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import aiohttp
 
+# What asking another service can fail with: no connection, a reset or malformed answer (aiohttp's errors), or no
+# answer in time.
+FAILURES: tuple[type[Exception], ...] = (aiohttp.ClientError, TimeoutError)
+
 # Well under the services' own keep-alive (30 s, `shared.cli`), so a pooled connection is never reused just as the
 # server closes it.
 KEEPALIVE_SECONDS = 5.0

@@ -59,7 +59,7 @@ class Upstream:
         try:
             async with self.http.request(method, url, json=json, headers=self.headers) as resp:
                 return Answer(resp.status, await resp.read())
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except http.FAILURES as exc:
             log.warning("%s unreachable for %s %s: %s", service, method, path, type(exc).__name__)
             raise ServiceUnavailable(
                 f"The {service} service is unreachable, so the run was not started; try again in a moment.",

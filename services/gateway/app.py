@@ -20,7 +20,7 @@ from shared.settings import Settings, get_settings
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     # One pooled session for the proxy and for the gateway's own calls (`clients.py`, the API document).
-    app.state.http = app.state.proxy_session = make_session(settings)
+    app.state.http = make_session(settings)
     app.state.fanout = hub = Hub(settings, app.state.broker, app.state.http)
     app.state.api_document = ApiDocument(app.openapi, app.state.http, settings.service_url)
     app.state.broker.on_connect(hub.start)
@@ -30,7 +30,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
     finally:
         await hub.close()
-        await app.state.proxy_session.close()
+        await app.state.http.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

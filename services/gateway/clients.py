@@ -24,13 +24,12 @@ from services.gateway.proxy import Upstream
 from services.gateway.schemas import ServiceStateOut
 from shared.auth import CurrentUser
 from shared.contracts import RunOut, RunStepsOut
+from shared.http import FAILURES
 from shared.settings import Settings
 
 log = logging.getLogger("echoai.gateway.fanout")
 
 M = TypeVar("M", bound=BaseModel)
-# What asking a service can fail with: no connection, a reset or a malformed answer, or no answer in time.
-FAILED = (aiohttp.ClientError, TimeoutError)
 
 
 class ExecutorUnavailable(Exception):
@@ -81,7 +80,7 @@ class ExecutorRuns:
                 f"{self.base_url}{path}", headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout)
             ) as resp:
                 status, body = resp.status, await resp.read()
-        except FAILED as exc:
+        except FAILURES as exc:
             log.warning("executor unreachable for %s: %s", path, type(exc).__name__)
             raise ExecutorUnavailable(type(exc).__name__) from None
         if status >= 500:
@@ -125,7 +124,7 @@ class ServiceProbe:
             async with self.http.get(f"{url}/health", timeout=aiohttp.ClientTimeout(total=self.timeout)) as resp:
                 status = resp.status
                 await resp.read()  # the connection goes back to the pool only once its answer is read
-        except FAILED as exc:
+        except FAILURES as exc:
             return ServiceStateOut(status="down", url=url, detail=f"unreachable ({self._why(exc)})")
         latency = round((time.perf_counter() - started) * 1000, 1)
         return ServiceStateOut(status="ok" if status == 200 else "down", url=url, latency_ms=latency)

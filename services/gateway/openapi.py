@@ -25,8 +25,11 @@ from typing import Any
 import aiohttp
 
 from services.gateway.proxy import ROUTES, Upstream, upstream_for
+from shared.http import FAILURES
 
 log = logging.getLogger("echoai.gateway.openapi")
+# A part that cannot be read: the service cannot be asked, or what it answers is not an OpenAPI document.
+_UNREADABLE: tuple[type[Exception], ...] = (*FAILURES, ValueError)
 
 GATEWAY = "gateway"
 # The methods the catch-all proxy route forwards.
@@ -190,7 +193,7 @@ class ApiDocument:
                 doc = json.loads(await resp.read())
             if not isinstance(doc, dict) or not isinstance(doc.get("paths"), dict):
                 raise ValueError("not an OpenAPI document")
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        except _UNREADABLE as exc:
             if not part.failed:
                 log.warning("cannot read the %s service's API document: %s", name, type(exc).__name__)
             part.failed = True

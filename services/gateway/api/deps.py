@@ -31,7 +31,7 @@ async def get_services_health(request: Request) -> ServicesHealth:
 
 
 async def get_proxy(request: Request) -> Proxy:
-    return Proxy(request.app.state.proxy_session, request.app.state.settings)
+    return Proxy(request.app.state.http, request.app.state.settings)
 
 
 async def get_run_sends(request: Request, proxy: Annotated[Proxy, Depends(get_proxy)]) -> RunSends:
