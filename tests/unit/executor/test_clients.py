@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -14,6 +13,7 @@ from services.executor.clients import Upstream
 from shared.auth import CurrentUser
 from shared.errors import EchoError, NotFound, ServiceUnavailable
 from shared.settings import Settings
+from tests.support.stand_in import serving_app
 
 KNOWN = uuid.uuid4()
 SETUP = {"session_id": str(KNOWN), "variables": {"v": 1}, "selected_tool_ids": ["t"], "tool_configs": {"t": {"k": 2}}}
@@ -42,14 +42,8 @@ async def upstream() -> AsyncIterator[Upstream]:
     app.router.add_get("/sessions/{sid}/run-setup", _run_setup)
     app.router.add_get("/old/sessions/{sid}/run-setup", _no_such_route)
     app.router.add_post("/sessions/{sid}/messages", _refuse_message)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    async with aiohttp.ClientSession() as http:
-        yield Upstream(http, Settings(session_url=f"http://127.0.0.1:{port}"), CurrentUser(uuid.uuid4(), token="t"))
-    await runner.cleanup()
+    async with serving_app(app) as (http, url):
+        yield Upstream(http, Settings(session_url=url), CurrentUser(uuid.uuid4(), token="t"))
 
 
 async def test_run_setup_is_read_in_one_call(upstream: Upstream) -> None:

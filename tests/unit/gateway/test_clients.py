@@ -15,8 +15,8 @@ from services.gateway.clients import ExecutorRuns, ExecutorUnavailable, ServiceP
 from shared.auth import CurrentUser
 from shared.contracts import RunOut
 from shared.settings import Settings
+from tests.support.stand_in import Handler, down, serving
 from tests.unit.gateway.events import FakeClock
-from tests.unit.gateway.upstream import Handler, down, serving
 
 OWNER = CurrentUser(uuid.uuid4(), token="tok-owner")
 OTHER = CurrentUser(uuid.uuid4(), token="tok-other")

@@ -14,8 +14,8 @@ from services.gateway.fanout.hub import Hub
 from services.gateway.fanout.stream import pump
 from shared.auth import CurrentUser
 from shared.settings import Settings
+from tests.support.stand_in import serving
 from tests.unit.gateway.events import event
-from tests.unit.gateway.upstream import serving
 
 USER = uuid.uuid4()
 

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from services.gateway.openapi import ApiDocument, component_renames, merge, public_part
-from tests.unit.gateway.upstream import down, serving
+from tests.support.stand_in import down, serving
 
 
 def ref(name: str) -> dict[str, str]:

@@ -15,9 +15,9 @@ from services.gateway.fanout.state import RunRegistry
 from services.gateway.service import RunStepsService
 from shared.auth import CurrentUser
 from shared.errors import BadGateway, NotFound
+from tests.support.stand_in import Handler, down, serving
 from tests.unit.gateway.events import FakeClock, event
 from tests.unit.gateway.test_clients import OTHER, OWNER, RUN, runs_of_owner
-from tests.unit.gateway.upstream import Handler, down, serving
 
 
 @contextlib.asynccontextmanager
